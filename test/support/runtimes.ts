@@ -1,0 +1,37 @@
+import { execFileSync } from 'node:child_process';
+import process from 'node:process';
+
+export type TestRuntime = 'podman' | 'docker';
+
+const inCi = process.env.CI === 'true' || process.env.CI === '1';
+
+function works(runtime: TestRuntime): boolean {
+  try {
+    execFileSync(runtime, ['info', '--format', '{{.Host.Arch}}{{.Architecture}}'], { stdio: 'pipe', timeout: 15_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const cache = new Map<TestRuntime, boolean>();
+
+/**
+ * Container runtimes the suite runs against. In CI every runtime is required: a missing one fails
+ * loudly instead of skipping. Outside CI, missing runtimes are skipped with a warning.
+ * `TEST_RUNTIMES=podman` narrows the list.
+ */
+export function runtimesUnderTest(): TestRuntime[] {
+  const wanted = (process.env.TEST_RUNTIMES ?? 'podman,docker')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) as TestRuntime[];
+  const out: TestRuntime[] = [];
+  for (const runtime of wanted) {
+    if (!cache.has(runtime)) cache.set(runtime, works(runtime));
+    if (cache.get(runtime)) out.push(runtime);
+    else if (inCi) throw new Error(`${runtime} is required in CI but does not answer \`${runtime} info\``);
+    else console.warn(`\n*** SKIPPING ${runtime} tests: \`${runtime} info\` failed on this machine ***\n`);
+  }
+  return out;
+}
