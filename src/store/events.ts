@@ -1,0 +1,74 @@
+import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import type { Queryable } from './db.ts';
+import { type EventRow, events, sessions } from './schema.ts';
+
+export type EventKind = EventRow['kind'];
+
+export interface NewEvent {
+  kind: EventKind;
+  stream?: string | null;
+  generation?: number | null;
+  data: Record<string, unknown>;
+  time?: Date;
+}
+
+/** Appends a batch with consecutive seqs taken from the session's counter, in one transaction. */
+export async function appendEvents(db: Queryable, sessionId: string, batch: NewEvent[]): Promise<EventRow[]> {
+  if (batch.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const [counter] = await tx
+      .update(sessions)
+      .set({ eventSeq: sql`${sessions.eventSeq} + ${batch.length}` })
+      .where(eq(sessions.id, sessionId))
+      .returning({ last: sessions.eventSeq });
+    if (!counter) return [];
+    const first = counter.last - batch.length + 1;
+    return tx
+      .insert(events)
+      .values(
+        batch.map((e, i) => ({
+          sessionId,
+          seq: first + i,
+          kind: e.kind,
+          stream: e.stream ?? null,
+          generation: e.generation ?? null,
+          data: e.data,
+          time: e.time ?? new Date(),
+        })),
+      )
+      .returning();
+  });
+}
+
+export async function listEvents(
+  db: Queryable,
+  query: { sessionId: string; after: number; kinds?: EventKind[]; limit: number },
+): Promise<EventRow[]> {
+  return db
+    .select()
+    .from(events)
+    .where(
+      and(
+        eq(events.sessionId, query.sessionId),
+        gt(events.seq, query.after),
+        query.kinds && query.kinds.length > 0 ? inArray(events.kind, query.kinds) : undefined,
+      ),
+    )
+    .orderBy(asc(events.seq))
+    .limit(query.limit);
+}
+
+export async function lastEventSeq(db: Queryable, sessionId: string): Promise<number> {
+  const [row] = await db.select({ seq: sessions.eventSeq }).from(sessions).where(eq(sessions.id, sessionId));
+  return row?.seq ?? 0;
+}
+
+/** Retention: keep at most `keep` newest events per session and nothing older than `before`. */
+export async function pruneEvents(db: Queryable, input: { keep: number; before: Date }): Promise<number> {
+  const old = await db.delete(events).where(lt(events.time, input.before)).returning({ seq: events.seq });
+  const excess = await db.execute(sql`
+    delete from ${events} e using ${sessions} s
+    where e.session_id = s.id and e.seq <= s.event_seq - ${input.keep}
+  `);
+  return old.length + Number((excess as { count?: number; affectedRows?: number }).count ?? (excess as { affectedRows?: number }).affectedRows ?? 0);
+}

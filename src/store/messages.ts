@@ -1,0 +1,134 @@
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { NotFoundError } from '../errors.ts';
+import type { Queryable } from './db.ts';
+import { newId } from './ids.ts';
+import { type MessageRow, messages, sessions } from './schema.ts';
+
+/**
+ * Stores an inbound message with the next per-session seq. The session row lock serialises
+ * concurrent posts, so a retried Idempotency-Key returns the original instead of a duplicate.
+ */
+export async function enqueueMessage(
+  db: Queryable,
+  input: { sessionId: string; body: string; idempotencyKey?: string | undefined },
+): Promise<{ message: MessageRow; created: boolean }> {
+  return db.transaction(async (tx) => {
+    const [locked] = await tx
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(eq(sessions.id, input.sessionId))
+      .for('update');
+    if (!locked) throw new NotFoundError('session', input.sessionId);
+    if (input.idempotencyKey !== undefined) {
+      const [existing] = await tx
+        .select()
+        .from(messages)
+        .where(and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, input.idempotencyKey)));
+      if (existing) return { message: existing, created: false };
+    }
+    const [counter] = await tx
+      .update(sessions)
+      .set({ messageSeq: sql`${sessions.messageSeq} + 1` })
+      .where(eq(sessions.id, input.sessionId))
+      .returning({ seq: sessions.messageSeq });
+    const [message] = await tx
+      .insert(messages)
+      .values({
+        id: newId('msg'),
+        sessionId: input.sessionId,
+        seq: counter!.seq,
+        idempotencyKey: input.idempotencyKey ?? null,
+        body: input.body,
+      })
+      .returning();
+    return { message: message!, created: true };
+  });
+}
+
+export async function getMessage(db: Queryable, sessionId: string, id: string): Promise<MessageRow> {
+  const [row] = await db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.sessionId, sessionId), eq(messages.id, id)));
+  if (!row) throw new NotFoundError('message', id);
+  return row;
+}
+
+export async function listMessages(
+  db: Queryable,
+  query: { sessionId: string; after: number; limit: number },
+): Promise<MessageRow[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.sessionId, query.sessionId), gt(messages.seq, query.after)))
+    .orderBy(asc(messages.seq))
+    .limit(query.limit);
+}
+
+export async function pendingMessages(db: Queryable, sessionId: string, limit = 100): Promise<MessageRow[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.sessionId, sessionId), eq(messages.status, 'pending')))
+    .orderBy(asc(messages.seq))
+    .limit(limit);
+}
+
+export async function markDelivered(db: Queryable, ids: string[], generation: number): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(messages)
+    .set({
+      status: 'delivered',
+      deliveredGeneration: generation,
+      attempts: sql`${messages.attempts} + 1`,
+      updatedAt: new Date(),
+    })
+    .where(and(inArray(messages.id, ids), eq(messages.status, 'pending')));
+}
+
+/** Marks a delivered message done or failed; returns false when it was not in flight (a duplicate ack). */
+export async function settleMessage(
+  db: Queryable,
+  input: { sessionId: string; id: string; status: 'done' | 'failed'; error?: string },
+): Promise<boolean> {
+  const rows = await db
+    .update(messages)
+    .set({ status: input.status, error: input.error ?? null, updatedAt: new Date() })
+    .where(
+      and(eq(messages.sessionId, input.sessionId), eq(messages.id, input.id), eq(messages.status, 'delivered')),
+    )
+    .returning({ id: messages.id });
+  return rows.length > 0;
+}
+
+/**
+ * When a run ends, its unacked messages go back to pending, or to failed once they have used
+ * their attempts. Returns the failed ones so the caller can say why.
+ */
+export async function requeueUnacked(
+  db: Queryable,
+  input: { sessionId: string; generation?: number; maxAttempts: number; reason: string },
+): Promise<{ requeued: number; failed: MessageRow[] }> {
+  const scope = and(
+    eq(messages.sessionId, input.sessionId),
+    eq(messages.status, 'delivered'),
+    input.generation !== undefined ? eq(messages.deliveredGeneration, input.generation) : undefined,
+  );
+  const failed = await db
+    .update(messages)
+    .set({
+      status: 'failed',
+      error: `gave up after ${input.maxAttempts} attempts; last run ended: ${input.reason}`,
+      updatedAt: new Date(),
+    })
+    .where(and(scope, sql`${messages.attempts} >= ${input.maxAttempts}`))
+    .returning();
+  const requeued = await db
+    .update(messages)
+    .set({ status: 'pending', updatedAt: new Date() })
+    .where(scope)
+    .returning({ id: messages.id });
+  return { requeued: requeued.length, failed };
+}

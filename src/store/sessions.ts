@@ -1,0 +1,164 @@
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import type { Queryable } from './db.ts';
+import { newId } from './ids.ts';
+import { type SessionRow, sessions } from './schema.ts';
+import { isForeignKeyViolation, isUniqueViolation } from './sql-errors.ts';
+
+export type ExitReason = NonNullable<SessionRow['lastExitReason']>;
+
+export async function createSession(
+  db: Queryable,
+  input: { groupId: string; externalKey?: string | undefined },
+): Promise<SessionRow> {
+  try {
+    const [row] = await db
+      .insert(sessions)
+      .values({ id: newId('ses'), groupId: input.groupId, externalKey: input.externalKey ?? null })
+      .returning();
+    return row!;
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new ConflictError('SESSION_EXTERNAL_KEY_TAKEN', `external key "${input.externalKey}" already has a session`);
+    if (isForeignKeyViolation(err)) throw new NotFoundError('group', input.groupId);
+    throw err;
+  }
+}
+
+/** Get-or-create by external key; `created` tells which happened. Safe under concurrent callers. */
+export async function ensureSession(
+  db: Queryable,
+  input: { groupId: string; externalKey: string },
+): Promise<{ session: SessionRow; created: boolean }> {
+  try {
+    const [row] = await db
+      .insert(sessions)
+      .values({ id: newId('ses'), groupId: input.groupId, externalKey: input.externalKey })
+      .onConflictDoNothing({ target: [sessions.groupId, sessions.externalKey] })
+      .returning();
+    if (row) return { session: row, created: true };
+  } catch (err) {
+    if (isForeignKeyViolation(err)) throw new NotFoundError('group', input.groupId);
+    throw err;
+  }
+  const [existing] = await db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.groupId, input.groupId), eq(sessions.externalKey, input.externalKey)));
+  return { session: existing!, created: false };
+}
+
+export async function getSession(db: Queryable, id: string): Promise<SessionRow> {
+  const [row] = await db.select().from(sessions).where(eq(sessions.id, id));
+  if (!row) throw new NotFoundError('session', id);
+  return row;
+}
+
+export async function listSessions(
+  db: Queryable,
+  page: { after?: string; limit: number; groupId?: string },
+): Promise<SessionRow[]> {
+  return db
+    .select()
+    .from(sessions)
+    .where(
+      and(
+        page.after ? gt(sessions.id, page.after) : undefined,
+        page.groupId ? eq(sessions.groupId, page.groupId) : undefined,
+      ),
+    )
+    .orderBy(asc(sessions.id))
+    .limit(page.limit);
+}
+
+export async function deleteSession(db: Queryable, id: string): Promise<void> {
+  const deleted = await db.delete(sessions).where(eq(sessions.id, id)).returning({ id: sessions.id });
+  if (deleted.length === 0) throw new NotFoundError('session', id);
+}
+
+export type WakeClaim = { claimed: true; session: SessionRow } | { claimed: false; session: SessionRow };
+
+/**
+ * The cross-instance half of "exactly one container": under the session's row lock, either an
+ * unexpired owner already holds a live run (join it) or this instance takes a new generation.
+ */
+export async function claimWake(
+  db: Queryable,
+  input: { sessionId: string; instanceId: string; leaseMs: number; containerPrefix: string },
+): Promise<WakeClaim> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx.select().from(sessions).where(eq(sessions.id, input.sessionId)).for('update');
+    if (!row) throw new NotFoundError('session', input.sessionId);
+    const live = row.status === 'starting' || row.status === 'running' || row.status === 'stopping';
+    const leaseValid = row.leaseExpiresAt !== null && row.leaseExpiresAt.getTime() > Date.now();
+    if (live && leaseValid) return { claimed: false, session: row };
+    const generation = row.generation + 1;
+    const [updated] = await tx
+      .update(sessions)
+      .set({
+        status: 'starting',
+        generation,
+        containerName: `${input.containerPrefix}-${row.id}-${generation}`,
+        ownerInstance: input.instanceId,
+        leaseExpiresAt: sql`now() + ${`${input.leaseMs} milliseconds`}::interval`,
+        lastActivityAt: new Date(),
+        updatedAt: new Date(),
+      })
+      .where(eq(sessions.id, input.sessionId))
+      .returning();
+    return { claimed: true, session: updated! };
+  });
+}
+
+/** Updates the live run's state only while this instance still owns that generation. */
+export async function updateRun(
+  db: Queryable,
+  key: { sessionId: string; generation: number; instanceId: string },
+  patch: Partial<Pick<SessionRow, 'status' | 'lastActivityAt' | 'lastExitCode' | 'lastExitReason'>> & {
+    leaseMs?: number;
+    clearOwner?: boolean;
+  },
+): Promise<boolean> {
+  const { leaseMs, clearOwner, ...fields } = patch;
+  const rows = await db
+    .update(sessions)
+    .set({
+      ...fields,
+      ...(leaseMs !== undefined ? { leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` } : {}),
+      ...(clearOwner ? { ownerInstance: null, leaseExpiresAt: null } : {}),
+      updatedAt: new Date(),
+    })
+    .where(
+      and(
+        eq(sessions.id, key.sessionId),
+        eq(sessions.generation, key.generation),
+        eq(sessions.ownerInstance, key.instanceId),
+      ),
+    )
+    .returning({ id: sessions.id });
+  return rows.length > 0;
+}
+
+export async function addProxyUsage(
+  db: Queryable,
+  sessionId: string,
+  delta: { requests: number; bytesIn: number; bytesOut: number },
+): Promise<void> {
+  await db
+    .update(sessions)
+    .set({
+      proxyRequests: sql`${sessions.proxyRequests} + ${delta.requests}`,
+      proxyBytesIn: sql`${sessions.proxyBytesIn} + ${delta.bytesIn}`,
+      proxyBytesOut: sql`${sessions.proxyBytesOut} + ${delta.bytesOut}`,
+    })
+    .where(eq(sessions.id, sessionId));
+}
+
+/** Sessions whose run looks live, for the reconciler. */
+export async function liveSessions(db: Queryable): Promise<SessionRow[]> {
+  return db
+    .select()
+    .from(sessions)
+    .where(sql`${sessions.status} in ('starting', 'running', 'stopping')`)
+    .orderBy(asc(sessions.id));
+}
