@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { execa } from 'execa';
+import { entriesHash } from './hash.ts';
+import { findBusybox, rootfsEntries } from './rootfs.ts';
+import { writeTar } from './tar.ts';
+
+export type BuildRuntime = 'podman' | 'docker';
+export type BuildMode = 'offline' | 'registry';
+
+export interface BuildOptions {
+  runtime: BuildRuntime;
+  tag: string;
+  /** Unset: `registry` when REGISTRY_BASE is present locally, else `offline`. */
+  mode?: BuildMode;
+  log?: (line: string) => void;
+}
+
+export interface BuildResult {
+  runtime: BuildRuntime;
+  tag: string;
+  mode: BuildMode;
+  hash: string;
+  /** False when the existing image already carried this hash. */
+  built: boolean;
+}
+
+export const HASH_LABEL = 'berth.agent.hash';
+export const REGISTRY_BASE = 'node:20-slim';
+
+const containerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const BUILD_DIR = path.join(containerDir, '.build');
+
+export class ImageBuildError extends Error {
+  override name = 'ImageBuildError';
+  readonly code = 'IMAGE_BUILD_FAILED';
+}
+
+/** Writes only when the content differs, so mtimes (and hash caches) stay put. */
+async function writeIfChanged(file: string, content: string | Buffer): Promise<void> {
+  const old = await readFile(file).catch(() => undefined);
+  if (old?.equals(Buffer.from(content))) return;
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, file);
+}
+
+/** Bundles the runner and its imports into one CommonJS file for plain `node`. */
+export async function bundleRunner(outFile: string): Promise<void> {
+  const result = await build({
+    entryPoints: [path.join(containerDir, 'agent', 'runner.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  await writeIfChanged(outFile, result.outputFiles[0]!.contents);
+}
+
+async function runtimeCommand(runtime: BuildRuntime, args: string[]): Promise<string> {
+  const env = runtime === 'docker' ? { DOCKER_BUILDKIT: '0' } : {};
+  const res = await execa(runtime, args, { env, reject: false, all: true, stdin: 'ignore' });
+  if (res.exitCode !== 0)
+    throw new ImageBuildError(
+      `${runtime} ${args.slice(0, 2).join(' ')} failed (exit ${res.exitCode}):\n${res.all}`,
+    );
+  return res.stdout;
+}
+
+async function inspect(
+  runtime: BuildRuntime,
+  ref: string,
+): Promise<{ id: string; labels: Record<string, string> }> {
+  const res = await execa(runtime, ['image', 'inspect', '--format', '{{.Id}} {{json .Config.Labels}}', ref], {
+    reject: false,
+    stdin: 'ignore',
+  });
+  if (res.exitCode !== 0) return { id: '', labels: {} };
+  const [id = '', json = 'null'] = res.stdout.trim().split(/ (.*)/s);
+  return { id, labels: (JSON.parse(json) as Record<string, string> | null) ?? {} };
+}
+
+export async function defaultMode(runtime: BuildRuntime): Promise<BuildMode> {
+  return (await inspect(runtime, REGISTRY_BASE)).id ? 'registry' : 'offline';
+}
+
+interface Context {
+  dir: string;
+  hash: string;
+  labels: string[];
+}
+
+/** Offline context: rootfs.tar assembled from this machine plus Containerfile.offline. */
+async function offlineContext(runnerJs: string): Promise<Context> {
+  const dir = path.join(BUILD_DIR, 'offline');
+  await mkdir(dir, { recursive: true });
+  const containerfile = await readFile(path.join(containerDir, 'Containerfile.offline'), 'utf8');
+  const entries = rootfsEntries({ node: process.execPath, busybox: findBusybox(), runnerJs });
+  const hash = await entriesHash(entries, path.join(BUILD_DIR, 'hash-cache.json'), containerfile);
+  const tar = path.join(dir, 'rootfs.tar');
+  const stamp = path.join(dir, 'rootfs.tar.hash');
+  if ((await readFile(stamp, 'utf8').catch(() => '')) !== hash) {
+    const tmp = `${tar}.${process.pid}.tmp`;
+    await writeTar(tmp, entries);
+    await rename(tmp, tar);
+    await writeIfChanged(stamp, hash);
+  }
+  await writeIfChanged(path.join(dir, 'Containerfile'), containerfile);
+  return { dir, hash, labels: [`berth.agent.node=${process.version}`] };
+}
+
+/** Registry context: the user-facing Containerfile on top of REGISTRY_BASE. */
+async function registryContext(runtime: BuildRuntime, runnerJs: string): Promise<Context> {
+  const dir = path.join(BUILD_DIR, 'registry');
+  await mkdir(dir, { recursive: true });
+  const containerfile = await readFile(path.join(containerDir, 'Containerfile'), 'utf8');
+  await writeIfChanged(path.join(dir, 'Containerfile'), containerfile);
+  await copyFile(runnerJs, path.join(dir, 'runner.js'));
+  const base = (await inspect(runtime, REGISTRY_BASE)).id;
+  const hash = createHash('sha256')
+    .update(containerfile)
+    .update(await readFile(runnerJs))
+    .update(base)
+    .digest('hex');
+  return { dir, hash, labels: [] };
+}
+
+/** Builds (or keeps) the agent image; skips the build when the tag already carries the inputs' hash. */
+export async function buildAgentImage(options: BuildOptions): Promise<BuildResult> {
+  const { runtime, tag } = options;
+  const log = options.log ?? (() => {});
+  const mode = options.mode ?? (await defaultMode(runtime));
+  await mkdir(BUILD_DIR, { recursive: true });
+  const runnerJs = path.join(BUILD_DIR, 'runner.js');
+  await bundleRunner(runnerJs);
+  const ctx = mode === 'offline' ? await offlineContext(runnerJs) : await registryContext(runtime, runnerJs);
+  const before = await inspect(runtime, tag);
+  if (before.labels[HASH_LABEL] === ctx.hash) {
+    log(`${runtime}: ${tag} is up to date (${mode}, ${ctx.hash.slice(0, 12)})`);
+    return { runtime, tag, mode, hash: ctx.hash, built: false };
+  }
+  log(`${runtime}: building ${tag} (${mode}, ${ctx.hash.slice(0, 12)})`);
+  const labels = [`${HASH_LABEL}=${ctx.hash}`, `berth.agent.build=${mode}`, ...ctx.labels];
+  const args = ['build', '-f', path.join(ctx.dir, 'Containerfile'), '-t', tag];
+  for (const label of labels) args.push('--label', label);
+  if (runtime === 'podman' && mode === 'offline') args.push('--pull=never');
+  await runtimeCommand(runtime, [...args, ctx.dir]);
+  const after = await inspect(runtime, tag);
+  // The replaced image would linger untagged; removal fails harmlessly while other tags or containers use it.
+  if (before.id && before.id !== after.id)
+    await execa(runtime, ['rmi', before.id], { reject: false, stdin: 'ignore' });
+  log(`${runtime}: built ${tag}`);
+  return { runtime, tag, mode, hash: ctx.hash, built: true };
+}
