@@ -1,0 +1,47 @@
+/**
+ * The container runtime layer: the only module that runs container commands. One CliRuntime
+ * executes argument arrays through execa; a Dialect per CLI (docker, podman, Apple `container`)
+ * builds those arrays and normalises their JSON, in the spirit of testcontainers' runtime
+ * strategies.
+ */
+import type { RuntimeName } from '../config.ts';
+import { apple } from './runtime/apple.ts';
+import { CliRuntime, type CliRuntimeOptions } from './runtime/cli.ts';
+import { FALLBACK_PATH, locateRuntime } from './runtime/detect.ts';
+import type { Dialect } from './runtime/dialect.ts';
+import { docker, podman } from './runtime/oci.ts';
+import type { ContainerRuntime } from './runtime/types.ts';
+
+export type { CliRuntimeOptions } from './runtime/cli.ts';
+export { findOnPath } from './runtime/detect.ts';
+export { planEnv, readByCli } from './runtime/env.ts';
+export {
+  InvalidRunSpecError,
+  RuntimeCommandError,
+  RuntimeError,
+  RuntimeMissingError,
+} from './runtime/errors.ts';
+export type * from './runtime/types.ts';
+export { assertContainerName, assertImageRef, assertRunSpec } from './runtime/validate.ts';
+
+const dialects: Record<RuntimeName, Dialect> = { docker, podman, container: apple };
+
+export function createRuntime(name: RuntimeName, opts: CliRuntimeOptions = {}): ContainerRuntime {
+  return new CliRuntime(dialects[name], opts);
+}
+
+export interface DetectOptions extends Omit<CliRuntimeOptions, 'binary'> {
+  /** PATH to search; defaults to a standard system PATH. */
+  pathEnv?: string;
+  platform?: NodeJS.Platform;
+}
+
+/** `auto` tries podman, then docker, then (macOS) Apple's container; throws RuntimeMissingError naming what to install. */
+export async function detectRuntime(
+  choice: 'auto' | RuntimeName,
+  opts: DetectOptions = {},
+): Promise<ContainerRuntime> {
+  const { pathEnv = FALLBACK_PATH, platform, ...cli } = opts;
+  const found = await locateRuntime(choice, pathEnv, platform);
+  return createRuntime(found.name, { ...cli, binary: found.binary });
+}

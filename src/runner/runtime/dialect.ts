@@ -1,0 +1,42 @@
+import type { RuntimeName } from '../../config.ts';
+import type { ContainerState, ContainerSummary, RunSpec } from './types.ts';
+
+export interface GatewayInfo {
+  gateway: string | undefined;
+  subnet: string | undefined;
+  /** Host interface of the bridge, when the runtime names it. */
+  iface: string | undefined;
+}
+
+/** Everything that differs between runtime CLIs: argument shapes and output parsing. Pure. */
+export interface Dialect {
+  readonly name: RuntimeName;
+  readonly defaultBinary: string;
+  runArgs(spec: RunSpec): string[];
+  stopArgs(name: string, graceSeconds: number): string[];
+  killArgs(name: string): string[];
+  removeArgs(name: string): string[];
+  inspectArgs(name: string): string[];
+  /** undefined when the output holds no container. */
+  parseInspect(stdout: string): ContainerState | undefined;
+  listArgs(labels: Record<string, string>): string[];
+  /** May return more than asked for; the caller filters by label again. */
+  parseList(stdout: string): ContainerSummary[];
+  imageIdArgs(tag: string): string[];
+  parseImageId(stdout: string): string | undefined;
+  buildArgs(opts: {
+    tag: string;
+    file: string;
+    contextDir: string;
+    labels: Record<string, string>;
+  }): string[];
+  readonly buildEnv: Record<string, string>;
+  removeImageArgs(tag: string): string[];
+  readonly versionArgs: string[];
+  parseVersion(stdout: string): string;
+  /** undefined: the runtime has no bridge gateway to bind to (Apple's VMs reach the host differently). */
+  readonly gatewayArgs: string[] | undefined;
+  parseGateway(stdout: string): GatewayInfo;
+  isNotFound(stderr: string): boolean;
+  isNotRunning(stderr: string): boolean;
+}
