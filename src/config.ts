@@ -41,6 +41,7 @@ export interface Config {
   buildTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   timezone: string;
+  searchPath: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -90,7 +91,8 @@ const str =
   (raw: string | undefined): string =>
     raw === undefined || raw === '' ? fallback : raw;
 
-const optional = (raw: string | undefined): string | undefined => (raw === undefined || raw === '' ? undefined : raw);
+const optional = (raw: string | undefined): string | undefined =>
+  raw === undefined || raw === '' ? undefined : raw;
 
 const url =
   (fallback: string | undefined, protocols: string[]) =>
@@ -185,11 +187,17 @@ export const fields = [
     parse: optional,
     doc: 'Credential proxy bind address; unset detects the bridge gateway (never 0.0.0.0).',
   },
-  { key: 'proxyPort', env: 'BERTH_PROXY_PORT', parse: int(0, 0, 65535), doc: 'Credential proxy port (0: free port).' },
+  {
+    key: 'proxyPort',
+    env: 'BERTH_PROXY_PORT',
+    parse: int(0, 0, 65535),
+    doc: 'Credential proxy port (0: free port).',
+  },
   {
     key: 'proxyUpstream',
     env: 'BERTH_PROXY_UPSTREAM',
-    parse: (raw, env) => url('https://api.anthropic.com', ['http:', 'https:'])(raw, env, 'BERTH_PROXY_UPSTREAM')!,
+    parse: (raw, env) =>
+      url('https://api.anthropic.com', ['http:', 'https:'])(raw, env, 'BERTH_PROXY_UPSTREAM')!,
     doc: 'Model API origin the proxy forwards to.',
   },
   {
@@ -204,7 +212,12 @@ export const fields = [
     parse: optional,
     doc: 'JSON file with `apiKey` or `oauthToken`, re-read when it changes.',
   },
-  { key: 'anthropicApiKey', env: 'ANTHROPIC_API_KEY', parse: optional, doc: 'Real API key (never given to containers).' },
+  {
+    key: 'anthropicApiKey',
+    env: 'ANTHROPIC_API_KEY',
+    parse: optional,
+    doc: 'Real API key (never given to containers).',
+  },
   {
     key: 'claudeCodeOauthToken',
     env: 'CLAUDE_CODE_OAUTH_TOKEN',
@@ -214,7 +227,8 @@ export const fields = [
   {
     key: 'mountAllowlist',
     env: 'BERTH_MOUNT_ALLOWLIST',
-    parse: (raw, env) => path.resolve(raw || path.join(env.HOME || homedir(), '.config/berth/mount-allowlist.json')),
+    parse: (raw, env) =>
+      path.resolve(raw || path.join(env.HOME || homedir(), '.config/berth/mount-allowlist.json')),
     doc: 'Allowlist for extra mounts; missing file means no extra mounts.',
   },
   {
@@ -289,6 +303,12 @@ export const fields = [
     doc: 'Log level.',
   },
   { key: 'timezone', env: 'TZ', parse: str('UTC'), doc: 'Time zone passed to agents.' },
+  {
+    key: 'searchPath',
+    env: 'PATH',
+    parse: str('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'),
+    doc: 'Where the container runtime CLI is looked up.',
+  },
 ] as const satisfies readonly Field<keyof Config>[];
 
 const known = new Set<string>(fields.map((f) => f.env));
@@ -298,7 +318,9 @@ export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
     if (name.startsWith('BERTH_') && !known.has(name)) {
-      problems.push(`${name} is not a berth setting (known: ${[...known].filter((k) => k.startsWith('BERTH_')).join(', ')})`);
+      problems.push(
+        `${name} is not a berth setting (known: ${[...known].filter((k) => k.startsWith('BERTH_')).join(', ')})`,
+      );
     }
   }
   const out: Partial<Record<keyof Config, unknown>> = {};

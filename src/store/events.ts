@@ -70,5 +70,12 @@ export async function pruneEvents(db: Queryable, input: { keep: number; before: 
     delete from ${events} e using ${sessions} s
     where e.session_id = s.id and e.seq <= s.event_seq - ${input.keep}
   `);
-  return old.length + Number((excess as { count?: number; affectedRows?: number }).count ?? (excess as { affectedRows?: number }).affectedRows ?? 0);
+  return (
+    old.length +
+    Number(
+      (excess as { count?: number; affectedRows?: number }).count ??
+        (excess as { affectedRows?: number }).affectedRows ??
+        0,
+    )
+  );
 }

@@ -26,7 +26,8 @@ export async function createGroup(db: Queryable, input: NewGroup): Promise<Group
       .returning();
     return row!;
   } catch (err) {
-    if (isUniqueViolation(err)) throw new ConflictError('GROUP_FOLDER_TAKEN', `folder "${input.folder}" is taken`);
+    if (isUniqueViolation(err))
+      throw new ConflictError('GROUP_FOLDER_TAKEN', `folder "${input.folder}" is taken`);
     throw err;
   }
 }
@@ -37,7 +38,10 @@ export async function getGroup(db: Queryable, id: string): Promise<GroupRow> {
   return row;
 }
 
-export async function listGroups(db: Queryable, page: { after?: string; limit: number }): Promise<GroupRow[]> {
+export async function listGroups(
+  db: Queryable,
+  page: { after?: string; limit: number },
+): Promise<GroupRow[]> {
   return db
     .select()
     .from(groups)

@@ -23,7 +23,9 @@ export async function enqueueMessage(
       const [existing] = await tx
         .select()
         .from(messages)
-        .where(and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, input.idempotencyKey)));
+        .where(
+          and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, input.idempotencyKey)),
+        );
       if (existing) return { message: existing, created: false };
     }
     const [counter] = await tx
@@ -97,7 +99,11 @@ export async function settleMessage(
     .update(messages)
     .set({ status: input.status, error: input.error ?? null, updatedAt: new Date() })
     .where(
-      and(eq(messages.sessionId, input.sessionId), eq(messages.id, input.id), eq(messages.status, 'delivered')),
+      and(
+        eq(messages.sessionId, input.sessionId),
+        eq(messages.id, input.id),
+        eq(messages.status, 'delivered'),
+      ),
     )
     .returning({ id: messages.id });
   return rows.length > 0;

@@ -31,11 +31,18 @@ export async function recordRunEnd(
       stdoutBytes: input.stdoutBytes,
       stderrBytes: input.stderrBytes,
     })
-    .where(and(eq(runs.sessionId, input.sessionId), eq(runs.generation, input.generation), isNull(runs.endedAt)))
+    .where(
+      and(eq(runs.sessionId, input.sessionId), eq(runs.generation, input.generation), isNull(runs.endedAt)),
+    )
     .returning({ id: runs.id });
   return rows.length > 0;
 }
 
 export async function listRuns(db: Queryable, sessionId: string, limit = 20): Promise<RunRow[]> {
-  return db.select().from(runs).where(eq(runs.sessionId, sessionId)).orderBy(desc(runs.generation)).limit(limit);
+  return db
+    .select()
+    .from(runs)
+    .where(eq(runs.sessionId, sessionId))
+    .orderBy(desc(runs.generation))
+    .limit(limit);
 }

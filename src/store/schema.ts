@@ -154,9 +154,7 @@ export const imageBuilds = pgTable(
   },
   (t) => [
     index('image_builds_group').on(t.groupId, t.createdAt),
-    uniqueIndex('image_builds_one_active')
-      .on(t.groupId)
-      .where(sql`status in ('queued', 'running')`),
+    uniqueIndex('image_builds_one_active').on(t.groupId).where(sql`status in ('queued', 'running')`),
   ],
 );
 

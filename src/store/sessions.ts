@@ -19,7 +19,10 @@ export async function createSession(
     return row!;
   } catch (err) {
     if (isUniqueViolation(err))
-      throw new ConflictError('SESSION_EXTERNAL_KEY_TAKEN', `external key "${input.externalKey}" already has a session`);
+      throw new ConflictError(
+        'SESSION_EXTERNAL_KEY_TAKEN',
+        `external key "${input.externalKey}" already has a session`,
+      );
     if (isForeignKeyViolation(err)) throw new NotFoundError('group', input.groupId);
     throw err;
   }
@@ -124,7 +127,9 @@ export async function updateRun(
     .update(sessions)
     .set({
       ...fields,
-      ...(leaseMs !== undefined ? { leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` } : {}),
+      ...(leaseMs !== undefined
+        ? { leaseExpiresAt: sql`now() + ${`${leaseMs} milliseconds`}::interval` }
+        : {}),
       ...(clearOwner ? { ownerInstance: null, leaseExpiresAt: null } : {}),
       updatedAt: new Date(),
     })
@@ -161,4 +166,9 @@ export async function liveSessions(db: Queryable): Promise<SessionRow[]> {
     .from(sessions)
     .where(sql`${sessions.status} in ('starting', 'running', 'stopping')`)
     .orderBy(asc(sessions.id));
+}
+
+export async function sessionIdsOfGroup(db: Queryable, groupId: string): Promise<string[]> {
+  const rows = await db.select({ id: sessions.id }).from(sessions).where(eq(sessions.groupId, groupId));
+  return rows.map((r) => r.id);
 }

@@ -1,0 +1,12 @@
+import type { Config } from '../config.ts';
+import type { EventLog } from '../events/event-log.ts';
+import type { SessionControl } from '../runner/control.ts';
+import type { Store } from '../store/db.ts';
+
+/** What route plugins are given; they import nothing stateful themselves. */
+export interface AppContext {
+  config: Config;
+  store: Store;
+  events: EventLog;
+  runner: SessionControl;
+}

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import type { EventKind } from '../../events/event-log.ts';
+import { getSession } from '../../store/sessions.ts';
+import type { AppContext } from '../context.ts';
+import { presentEvent } from '../present.ts';
+import { route } from '../route.ts';
+
+export const parseKinds = (raw: string | undefined): EventKind[] | undefined =>
+  raw ? (raw.split(',') as EventKind[]) : undefined;
+
+export function eventRoutes(ctx: AppContext) {
+  return async (app: FastifyInstance) => {
+    route(app, 'listEvents', async (request) => {
+      const { sessionId } = request.params as { sessionId: string };
+      const q = request.query as { after: number; kinds?: string; limit: number; wait: number };
+      await getSession(ctx.store.db, sessionId);
+      const query = { sessionId, after: q.after, kinds: parseKinds(q.kinds), limit: q.limit };
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort());
+      const rows =
+        q.wait > 0 ? await ctx.events.wait(query, q.wait, abort.signal) : await ctx.events.read(query);
+      return { items: rows.map(presentEvent), nextAfter: rows.at(-1)?.seq ?? q.after };
+    });
+  };
+}

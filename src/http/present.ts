@@ -1,0 +1,48 @@
+import type { EventRow, GroupRow, MessageRow, SessionRow } from '../store/schema.ts';
+
+// Rows become API objects here, and only here, so the contract has one translation.
+export const presentGroup = (g: GroupRow) => ({
+  id: g.id,
+  name: g.name,
+  folder: g.folder,
+  trust: g.trust,
+  containerConfig: g.containerConfig,
+  createdAt: g.createdAt.toISOString(),
+  updatedAt: g.updatedAt.toISOString(),
+});
+
+export const presentSession = (s: SessionRow) => ({
+  id: s.id,
+  groupId: s.groupId,
+  externalKey: s.externalKey,
+  status: s.status,
+  generation: s.generation,
+  containerName: s.containerName,
+  lastActivityAt: s.lastActivityAt?.toISOString() ?? null,
+  lastExit: s.lastExitReason ? { code: s.lastExitCode, reason: s.lastExitReason } : null,
+  proxyUsage: { requests: s.proxyRequests, bytesIn: s.proxyBytesIn, bytesOut: s.proxyBytesOut },
+  createdAt: s.createdAt.toISOString(),
+  updatedAt: s.updatedAt.toISOString(),
+});
+
+export const presentMessage = (m: MessageRow) => ({
+  id: m.id,
+  sessionId: m.sessionId,
+  seq: m.seq,
+  text: m.body,
+  status: m.status,
+  attempts: m.attempts,
+  error: m.error,
+  idempotencyKey: m.idempotencyKey,
+  createdAt: m.createdAt.toISOString(),
+  updatedAt: m.updatedAt.toISOString(),
+});
+
+export const presentEvent = (e: EventRow) => ({
+  seq: e.seq,
+  kind: e.kind,
+  stream: e.stream,
+  generation: e.generation,
+  time: e.time.toISOString(),
+  data: e.data,
+});

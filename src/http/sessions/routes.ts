@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify';
+import { getGroup } from '../../store/groups.ts';
+import {
+  createSession,
+  deleteSession,
+  ensureSession,
+  getSession,
+  listSessions,
+} from '../../store/sessions.ts';
+import type { AppContext } from '../context.ts';
+import { presentSession } from '../present.ts';
+import { page, route } from '../route.ts';
+
+type SessionParams = { sessionId: string };
+
+export function sessionRoutes(ctx: AppContext) {
+  return async (app: FastifyInstance) => {
+    const { db } = ctx.store;
+
+    route(app, 'createSession', async (request, reply) => {
+      const body = request.body as { groupId: string; externalKey?: string };
+      reply.code(201);
+      return presentSession(await createSession(db, body));
+    });
+
+    route(app, 'ensureSession', async (request, reply) => {
+      const { groupId, externalKey } = request.params as { groupId: string; externalKey: string };
+      await getGroup(db, groupId);
+      const { session, created } = await ensureSession(db, { groupId, externalKey });
+      reply.code(created ? 201 : 200);
+      return presentSession(session);
+    });
+
+    route(app, 'listSessions', async (request) => {
+      const q = request.query as { cursor?: string; limit: number; groupId?: string };
+      const rows = await listSessions(db, { after: q.cursor, limit: q.limit + 1, groupId: q.groupId });
+      return page(rows, q.limit, presentSession);
+    });
+
+    route(app, 'getSession', async (request) => {
+      const { sessionId } = request.params as SessionParams;
+      return presentSession(await getSession(db, sessionId));
+    });
+
+    route(app, 'deleteSession', async (request, reply) => {
+      const { sessionId } = request.params as SessionParams;
+      await getSession(db, sessionId);
+      await ctx.runner.stop(sessionId);
+      await deleteSession(db, sessionId);
+      reply.code(204);
+    });
+
+    route(app, 'wakeSession', async (request) => {
+      const { sessionId } = request.params as SessionParams;
+      await getSession(db, sessionId);
+      return ctx.runner.wake(sessionId);
+    });
+
+    route(app, 'stopSession', async (request) => {
+      const { sessionId } = request.params as SessionParams;
+      await getSession(db, sessionId);
+      await ctx.runner.stop(sessionId);
+      return presentSession(await getSession(db, sessionId));
+    });
+  };
+}

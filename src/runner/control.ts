@@ -1,0 +1,17 @@
+import type { SessionRow } from '../store/schema.ts';
+
+export interface Check {
+  ok: boolean;
+  detail?: string;
+}
+
+/** What the HTTP layer asks of the runner. */
+export interface SessionControl {
+  /** Idempotent: concurrent calls share one start and get the same generation. */
+  wake(sessionId: string): Promise<{ status: SessionRow['status']; generation: number }>;
+  /** Stops the run by container name; unacked messages go back to pending. */
+  stop(sessionId: string): Promise<void>;
+  /** A message was queued: deliver it to the live run, or wake one. Errors are reported as events. */
+  messageQueued(sessionId: string): void;
+  readiness(): Promise<{ runtime: Check; image: Check; proxy: Check }>;
+}

@@ -1,0 +1,64 @@
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { buildApp } from './app.ts';
+import { type Config, resolveApiToken } from './config.ts';
+import { EventLog } from './events/event-log.ts';
+import { createRunnerStack, identities, type RunnerStack } from './runner/assemble.ts';
+import { openStore, type Store } from './store/db.ts';
+import { pruneEvents } from './store/events.ts';
+
+export interface Server {
+  app: FastifyInstance;
+  store: Store;
+  events: EventLog;
+  stack: RunnerStack;
+  apiToken: string;
+  tokenGenerated: boolean;
+  /** Stops accepting requests, finishes in-flight ones, stops runs (messages requeued), closes the database. */
+  close(): Promise<void>;
+}
+
+/** Composes the service: store → events → runner stack → HTTP app. Does not listen. */
+export async function createServer(
+  config: Config,
+  opts: { logger?: FastifyServerOptions['logger']; store?: Store } = {},
+): Promise<Server> {
+  const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const { token, generated } = resolveApiToken(config);
+  const logger = opts.logger ?? { level: config.logLevel };
+  // The runner logs through Fastify's pino instance, so one logger is configured once.
+  let app: FastifyInstance | undefined;
+  const log = {
+    info: (o: object, m: string) => app?.log.info(o, m),
+    warn: (o: object, m: string) => app?.log.warn(o, m),
+    error: (o: object, m: string) => app?.log.error(o, m),
+    debug: (o: object, m: string) => app?.log.debug(o, m),
+  };
+  const ids = identities(config);
+  const events = new EventLog(store, { instanceId: ids.instanceId, log });
+  const stack = await createRunnerStack(config, store, events, log, ids);
+  app = await buildApp({ config, store, events, runner: stack.runner, apiToken: token, logger });
+  await events.start();
+  const prune = setInterval(
+    () =>
+      void pruneEvents(store.db, {
+        keep: config.eventRetentionCount,
+        before: new Date(Date.now() - config.eventRetentionMs),
+      }).catch((err) => log.warn({ err }, 'event pruning failed')),
+    60_000,
+  );
+  return {
+    app,
+    store,
+    events,
+    stack,
+    apiToken: token,
+    tokenGenerated: generated,
+    async close() {
+      clearInterval(prune);
+      await app!.close();
+      await stack.close();
+      await events.close();
+      await store.close();
+    },
+  };
+}

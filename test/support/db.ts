@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { openStore, type Store } from '../../src/store/db.ts';
+
+export type DbKind = 'pglite' | 'postgres';
+
+let template: Promise<PGlite> | undefined;
+
+/** A migrated PGlite kept per worker; each store is a clone, so a test pays for initdb once. */
+async function migratedTemplate(): Promise<PGlite> {
+  template ??= (async () => {
+    const pg = new PGlite();
+    await openStore({ databaseUrl: undefined, dataDir: '', pglite: pg });
+    return pg;
+  })();
+  return template;
+}
+
+/** Database kinds this run covers; PostgreSQL is absent only outside CI on a machine without it. */
+export function dbKinds(): DbKind[] {
+  return inject('postgresUrl') ? ['pglite', 'postgres'] : ['pglite'];
+}
+
+/** A fresh, migrated, empty database of the given kind. */
+export async function freshStore(kind: DbKind): Promise<Store & { url?: string }> {
+  if (kind === 'pglite') {
+    const clone = (await (await migratedTemplate()).clone()) as PGlite;
+    return openStore({ databaseUrl: undefined, dataDir: '', pglite: clone });
+  }
+  const url = await freshDatabaseUrl();
+  return Object.assign(await openStore({ databaseUrl: url, dataDir: '' }), { url });
+}
+
+/** A new empty PostgreSQL database on the run's cluster. */
+export async function freshDatabaseUrl(): Promise<string> {
+  const base = inject('postgresUrl');
+  if (!base) throw new Error('no PostgreSQL for this run');
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(base, { onnotice: () => {}, max: 1 });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export function tempDir(prefix = 'berth-test-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
