@@ -4,8 +4,9 @@ import { InvalidRunSpecError } from './errors.ts';
 import type { MountSpec, RunSpec } from './types.ts';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const DOMAIN =
-  '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]{1,5})?/)';
+const HOST_LABEL = '[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?';
+// As in docker's reference grammar, a registry host has a dot or a port, or is localhost.
+const DOMAIN = `(?:(?:(?:localhost|${HOST_LABEL}(?:\\.${HOST_LABEL})+)(?::[0-9]{1,5})?|${HOST_LABEL}:[0-9]{1,5})/)`;
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const IMAGE = new RegExp(
   `^${DOMAIN}?${COMPONENT}(?:/${COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
