@@ -41,7 +41,7 @@ export class ImageBuildError extends Error {
 }
 
 /** Writes only when the content differs, so mtimes (and hash caches) stay put. */
-async function writeIfChanged(file: string, content: string | Buffer): Promise<void> {
+async function writeIfChanged(file: string, content: string | Uint8Array): Promise<void> {
   const old = await readFile(file).catch(() => undefined);
   if (old?.equals(Buffer.from(content))) return;
   const tmp = `${file}.${process.pid}.tmp`;
