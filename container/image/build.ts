@@ -138,6 +138,13 @@ export async function buildAgentImage(options: BuildOptions): Promise<BuildResul
   const log = options.log ?? (() => {});
   const mode = options.mode ?? (await defaultMode(runtime));
   await mkdir(BUILD_DIR, { recursive: true });
+  // Generated output (the bundled runner, hash caches) is not project source: keep the linter out.
+  await writeIfChanged(
+    path.join(BUILD_DIR, 'biome.json'),
+    '{ "root": false, "files": { "includes": ["**", "!**"] } }\n',
+  );
+  // The bundle is CommonJS; without this the repository's "type": "module" would claim it.
+  await writeIfChanged(path.join(BUILD_DIR, 'package.json'), '{ "type": "commonjs" }\n');
   const runnerJs = path.join(BUILD_DIR, 'runner.js');
   await bundleRunner(runnerJs);
   const ctx = mode === 'offline' ? await offlineContext(runnerJs) : await registryContext(runtime, runnerJs);
