@@ -179,6 +179,7 @@ export class CliRuntime implements ContainerRuntime {
       reject: false,
       buffer: false,
       stdin: 'ignore',
+      // Canceling podman 4.3 leaves its buildah working container (podman ps --external) behind.
       ...(opts.signal ? { cancelSignal: opts.signal, forceKillAfterDelay: 5000 } : {}),
     });
     const queue = new LineQueue<BuildLine>();
@@ -204,6 +205,7 @@ export class CliRuntime implements ContainerRuntime {
           exitCode: result.exitCode ?? null,
           signal: result.signal ?? null,
           timedOut: result.timedOut,
+          canceled: result.isCanceled,
           stderrTail: tail(recent.join('\n')),
           stdoutTail: '',
         });

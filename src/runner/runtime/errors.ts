@@ -27,6 +27,8 @@ export interface CommandResultInfo {
   exitCode: number | null;
   signal: string | null;
   timedOut: boolean;
+  /** Aborted through the caller's AbortSignal. */
+  canceled?: boolean;
   stderrTail: string;
   stdoutTail: string;
 }
@@ -39,14 +41,17 @@ export class RuntimeCommandError extends RuntimeError {
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly timedOut: boolean;
+  readonly canceled: boolean;
   readonly stderrTail: string;
   readonly stdoutTail: string;
   constructor(info: CommandResultInfo) {
-    const how = info.timedOut
-      ? 'timed out'
-      : info.signal
-        ? `was killed by ${info.signal}`
-        : `exited with ${info.exitCode ?? 'no code'}`;
+    const how = info.canceled
+      ? 'was canceled'
+      : info.timedOut
+        ? 'timed out'
+        : info.signal
+          ? `was killed by ${info.signal}`
+          : `exited with ${info.exitCode ?? 'no code'}`;
     const tail = info.stderrTail.trim() || info.stdoutTail.trim();
     super(
       'RUNTIME_COMMAND_FAILED',
@@ -61,6 +66,7 @@ export class RuntimeCommandError extends RuntimeError {
     this.exitCode = info.exitCode;
     this.signal = info.signal;
     this.timedOut = info.timedOut;
+    this.canceled = info.canceled ?? false;
     this.stderrTail = info.stderrTail;
     this.stdoutTail = info.stdoutTail;
   }
