@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import process from 'node:process';
 import type { RuntimeName } from '../config.ts';
+import { type LinuxAddresses, readLinuxAddresses } from './proxy/linux-addresses.ts';
 
 /** What the bind decision depends on; gathered by `detectHostFacts`, or written by hand in tests. */
 export interface HostFacts {
@@ -159,17 +160,23 @@ export interface DetectInput {
 export interface HostProbe {
   wslMarkers?: string[];
   interfaces?: () => NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+  /** Kernel view of local addresses, including interfaces without carrier. */
+  linux?: () => LinuxAddresses;
   platform?: NodeJS.Platform;
 }
 
 export function detectHostFacts(input: DetectInput, probe: HostProbe = {}): HostFacts {
+  const platform = probe.platform ?? process.platform;
   const interfaces = (probe.interfaces ?? os.networkInterfaces)();
-  const localAddresses = Object.values(interfaces).flatMap((list) => (list ?? []).map((i) => i.address));
-  const docker0 = interfaces.docker0?.find((i) => i.family === 'IPv4')?.address;
+  const kernel = platform === 'linux' ? (probe.linux ?? readLinuxAddresses)() : undefined;
+  const listed = Object.values(interfaces).flatMap((list) => (list ?? []).map((i) => i.address));
+  const localAddresses = [...new Set([...listed, ...(kernel?.local ?? [])])];
+  const docker0 =
+    interfaces.docker0?.find((i) => i.family === 'IPv4')?.address ?? kernel?.byInterface('docker0');
   const bridgeGateway = input.bridgeGateway ?? (input.runtime === 'docker' ? docker0 : undefined);
   return {
     runtime: input.runtime,
-    platform: probe.platform ?? process.platform,
+    platform,
     isWsl: (probe.wslMarkers ?? WSL_INTEROP_FILES).some((file) => existsSync(file)),
     ...(input.override !== undefined ? { override: input.override } : {}),
     ...(bridgeGateway !== undefined ? { bridgeGateway } : {}),
