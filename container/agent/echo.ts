@@ -13,9 +13,9 @@ export async function echoAgent(turn: Turn): Promise<void> {
     turn.reply(`echo: ${turn.text}`);
     return;
   }
-  const hook = hooks[match[1]!];
-  if (!hook) throw new TurnError(`unknown test hook !${match[1]}`);
-  turn.reply(await hook(match[2]!, turn));
+  const name = match[1]!;
+  if (!Object.hasOwn(hooks, name)) throw new TurnError(`unknown test hook !${name}`);
+  turn.reply(await hooks[name]!(match[2]!, turn));
 }
 
 type Hook = (args: string, turn: Turn) => Promise<string> | string;

@@ -102,6 +102,9 @@ async function offlineContext(runnerJs: string): Promise<Context> {
   const dir = path.join(BUILD_DIR, 'offline');
   await mkdir(dir, { recursive: true });
   const containerfile = await readFile(path.join(containerDir, 'Containerfile.offline'), 'utf8');
+  // The image gets the binary running this build, so that binary has to be node.
+  if (process.release.name !== 'node' || 'deno' in process.versions || 'bun' in process.versions)
+    throw new ImageBuildError('run the offline image build under node (npm run image)');
   const entries = rootfsEntries({ node: process.execPath, busybox: findBusybox(), runnerJs });
   const hash = await entriesHash(entries, path.join(BUILD_DIR, 'hash-cache.json'), containerfile);
   const tar = path.join(dir, 'rootfs.tar');

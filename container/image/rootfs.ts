@@ -104,6 +104,9 @@ export function rootfsEntries(inputs: RootfsInputs): Entry[] {
   for (const name of applets(inputs.busybox))
     if (name !== 'sh') entries.push({ type: 'symlink', path: `/bin/${name}`, target: 'busybox' });
   entries.push({ type: 'symlink', path: '/bin/sh', target: 'busybox' });
+  // Scripts with `#!/usr/bin/env ...` shebangs expect env here.
+  dir('/usr/bin');
+  entries.push({ type: 'symlink', path: '/usr/bin/env', target: '/bin/busybox' });
   file(NODE_PATH, inputs.node);
   for (const lib of sharedLibraries(inputs.node)) file(lib, lib);
   parent(RUNNER_PATH);

@@ -203,6 +203,7 @@ describe.skipIf(runtimes.length === 0).each(runtimes)('agent image on %s', (runt
     expect(readFileSync(path.join(ws, 'note.txt'), 'utf8')).toBe('hello host');
     expect(await a.ask('l', '!ls /workspace')).toBe('note.txt');
     expect(await a.ask('r', '!read /nope')).toBe('ENOENT');
+    expect(await a.ask('u', '!ls /usr/bin')).toBe('env');
     const env = JSON.parse(await a.ask('e', '!env')) as Record<string, string>;
     expect(env.BERTH_FRAME_NONCE).toBeUndefined();
     expect(env).toMatchObject({ BERTH_SESSION_ID: 'sess-1', BERTH_AGENT: 'echo', HOME: '/home/agent' });
@@ -218,6 +219,11 @@ describe.skipIf(runtimes.length === 0).each(runtimes)('agent image on %s', (runt
       type: 'error',
       id: 'bad',
       message: 'unknown test hook !no-such-hook',
+    });
+    a.message('proto', '!constructor');
+    expect(await a.answer('proto')).toMatchObject({
+      type: 'error',
+      message: 'unknown test hook !constructor',
     });
     a.send('this is not json\n');
     await a.until(() => a.frames().some((f) => f.type === 'error' && f.id === undefined), 'input error');

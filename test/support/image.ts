@@ -58,7 +58,9 @@ async function withLock<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } finally {
-    unlinkSync(LOCK);
+    try {
+      unlinkSync(LOCK);
+    } catch {}
   }
 }
 
