@@ -24,6 +24,8 @@ export interface CredentialProxyOptions {
   /** Model API origin, optionally with a base path (e.g. https://api.anthropic.com). */
   upstream: string | URL;
   maxBodyBytes: number;
+  /** Trusted CA for an https upstream instead of the system roots (private gateways, tests). */
+  upstreamCa?: string | Buffer;
   credentials: CredentialSource;
   log?: ProxyLogger;
 }
@@ -81,7 +83,10 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
   const origin = upstream.origin;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const client = upstream.protocol === 'https:' ? https : http;
-  const agent = new client.Agent({ keepAlive: true });
+  const agent =
+    client === https
+      ? new https.Agent({ keepAlive: true, ...(options.upstreamCa ? { ca: options.upstreamCa } : {}) })
+      : new http.Agent({ keepAlive: true });
   const { credentials, maxBodyBytes } = options;
   const log = options.log ?? silent;
   const tokens = new TokenRegistry();
@@ -101,6 +106,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
     let received = 0;
     let given = 0;
     let cut = false;
+    let answered = false;
     const upReq = client.request({
       protocol: upstream.protocol,
       hostname: upstream.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -114,6 +120,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
     upReq.setNoDelay(true);
 
     upReq.on('response', (upRes) => {
+      answered = true;
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, endToEndHeaders(upRes.headers));
       res.flushHeaders();
       upRes.on('data', (chunk: Buffer) => {
@@ -124,7 +131,8 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
     });
 
     upReq.on('error', (err: NodeJS.ErrnoException) => {
-      if (cut) return;
+      // After the response started, its own stream reports failures through pipeline().
+      if (cut || answered) return;
       cut = true;
       log.warn(
         { sessionId: grant.sessionId, upstream: origin, code: err.code },
@@ -179,7 +187,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
     });
   };
 
-  const server = http.createServer({ noDelay: true }, (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
     if (!req.url?.startsWith('/')) {
       fail(res, 400, 'invalid_request_error', 'request target must be a path');
       return;
@@ -202,8 +210,13 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       fail(res, 413, 'request_too_large', `request body exceeds the ${maxBodyBytes}-byte limit`);
       return;
     }
+    if (expectsContinue) res.writeContinue();
     forward(req, res, grant, secret);
-  });
+  };
+
+  const server = http.createServer({ noDelay: true }, (req, res) => handle(req, res, false));
+  // Checks run before "100 Continue", so a rejected client never uploads its body.
+  server.on('checkContinue', (req, res) => handle(req, res, true));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -318,6 +319,33 @@ describe('credential proxy', () => {
     expect(fake.requests.slice(before).map((r) => r.bodyBytes)).toEqual([2]);
   });
 
+  it('sends 100 Continue only to accepted requests', async () => {
+    const { proxy, base } = await proxyFor(fake.url, { apiKey: REAL_KEY });
+    const grant = proxy.issue('s-continue');
+    const before = fake.requests.length;
+    const attempt = (key: string) =>
+      new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+        let continued = false;
+        const req = http.request(`${base}/sink`, {
+          method: 'POST',
+          headers: { 'x-api-key': key, expect: '100-continue', 'content-length': 5 },
+        });
+        req.on('continue', () => {
+          continued = true;
+          req.end('hello');
+        });
+        req.on('response', (res) =>
+          res.resume().on('end', () => resolve({ continued, status: res.statusCode ?? 0 })),
+        );
+        req.on('error', reject);
+        req.flushHeaders();
+      });
+    expect(await attempt('berth-ph-unknown')).toEqual({ continued: false, status: 401 });
+    expect(await attempt(grant.token)).toEqual({ continued: true, status: 200 });
+    const seen = fake.requests.slice(before);
+    expect(seen.map((r) => [r.body, r.headers.expect])).toEqual([['hello', undefined]]);
+  });
+
   it('strips hop-by-hop headers both ways, including those named in Connection', async () => {
     const { proxy, base } = await proxyFor(fake.url, { apiKey: REAL_KEY });
     const grant = proxy.issue('s-hop');
@@ -390,6 +418,58 @@ describe('credential proxy', () => {
     expect(body.error.message).toContain(`127.0.0.1:${port}`);
     expect(body.error.message).toContain('ECONNREFUSED');
     expect(res.text).not.toContain(REAL_KEY);
+  });
+
+  it('forwards to an https upstream, checking its certificate', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'berth-proxy-tls-'));
+    const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    const seen: IncomingHttpHeaders[] = [];
+    const tls = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('event: message_stop\ndata: {"type":"message_stop"}\n\n');
+    });
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    const upstream = `https://127.0.0.1:${(tls.address() as AddressInfo).port}`;
+    try {
+      const trusted = await proxyFor(upstream, { apiKey: REAL_KEY }, { upstreamCa: readFileSync(cert) });
+      const grant = trusted.proxy.issue('s-tls');
+      const ok = await send(trusted.base, { path: '/v1/messages', headers: { 'x-api-key': grant.token } });
+      expect(ok.status).toBe(200);
+      expect(ok.text).toContain('message_stop');
+      expect(seen.map((h) => [h['x-api-key'], h.host])).toEqual([[REAL_KEY, new URL(upstream).host]]);
+
+      const untrusted = await proxyFor(upstream, { apiKey: REAL_KEY });
+      const other = untrusted.proxy.issue('s-tls2');
+      const refused = await send(untrusted.base, {
+        path: '/v1/messages',
+        headers: { 'x-api-key': other.token },
+      });
+      expect(refused.status).toBe(502);
+      expect(seen).toHaveLength(1);
+    } finally {
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers 503 when no credential is configured', async () => {
