@@ -343,7 +343,13 @@ export function loadConfig(env: Env = process.env): Config {
 export function resolveApiToken(config: Config): { token: string; generated: boolean } {
   if (config.apiToken) return { token: config.apiToken, generated: false };
   const file = path.join(config.dataDir, 'api-token');
-  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), generated: false };
+  if (existsSync(file)) {
+    const token = readFileSync(file, 'utf8').trim();
+    // An empty token would match any malformed Authorization header.
+    if (!token)
+      throw new ConfigError(`${file} is empty: delete it to generate a new token, or set BERTH_API_TOKEN`);
+    return { token, generated: false };
+  }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const token = `berth_${randomBytes(24).toString('base64url')}`;
   writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
