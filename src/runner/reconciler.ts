@@ -1,5 +1,5 @@
 import type { Store } from '../store/db.ts';
-import { liveSessions } from '../store/sessions.ts';
+import { liveSessions, sessionsToResume } from '../store/sessions.ts';
 import type { SessionRunner } from './runner.ts';
 import type { ContainerRuntime } from './runtime.ts';
 
@@ -22,6 +22,7 @@ export class Reconciler {
   readonly #deps: ReconcilerDeps;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  #passes = 0;
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
-import { type SessionRow, sessions } from './schema.ts';
+import { messages, type SessionRow, sessions } from './schema.ts';
 import { isForeignKeyViolation, isUniqueViolation } from './sql-errors.ts';
 
 export type ExitReason = NonNullable<SessionRow['lastExitReason']>;
@@ -170,5 +170,25 @@ export async function liveSessions(db: Queryable): Promise<SessionRow[]> {
 
 export async function sessionIdsOfGroup(db: Queryable, groupId: string): Promise<string[]> {
   const rows = await db.select({ id: sessions.id }).from(sessions).where(eq(sessions.groupId, groupId));
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Idle sessions that still have pending messages: after a restart all of them resume; on the
+ * periodic pass, those a user stopped (or that cannot start) wait for an explicit wake.
+ */
+export async function sessionsToResume(db: Queryable, opts: { afterRestart: boolean }): Promise<string[]> {
+  const rows = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(
+      and(
+        eq(sessions.status, 'idle'),
+        opts.afterRestart
+          ? undefined
+          : sql`coalesce(${sessions.lastExitReason}, 'exited') not in ('aborted', 'spawn_error')`,
+        sql`exists (select 1 from ${messages} m where m.session_id = ${sessions.id} and m.status = 'pending')`,
+      ),
+    );
   return rows.map((r) => r.id);
 }

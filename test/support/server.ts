@@ -1,5 +1,5 @@
-import process from 'node:process';
 import type { AddressInfo } from 'node:net';
+import process from 'node:process';
 import { type Config, loadConfig } from '../../src/config.ts';
 import { createServer, type Server } from '../../src/server.ts';
 import { type DbKind, freshStore, tempDir } from './db.ts';
@@ -32,8 +32,9 @@ export async function startTestServer(
     HOME: process.env.HOME,
     ...env,
   });
-  const store = await freshStore(kind);
-  const server = await createServer(config, { store });
+  // With DATABASE_URL the server opens the database itself, as in production (restart tests).
+  const store = config.databaseUrl ? undefined : await freshStore(kind);
+  const server = await createServer(config, store ? { store } : {});
   await server.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = server.app.server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -46,7 +47,11 @@ export async function startTestServer(
       const headers = new Headers(rest.headers);
       if (!headers.has('authorization')) headers.set('authorization', `Bearer ${server.apiToken}`);
       if (json !== undefined) headers.set('content-type', 'application/json');
-      return fetch(`${url}${path}`, { ...rest, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
+      return fetch(`${url}${path}`, {
+        ...rest,
+        headers,
+        ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+      });
     },
   });
 }
