@@ -89,7 +89,7 @@ async function proxyFor(
 let fake: FakeModel;
 
 beforeAll(async () => {
-  fake = await startFakeModel({ chunkDelayMs: 5 });
+  fake = await startFakeModel();
 });
 
 afterAll(async () => {
@@ -273,7 +273,7 @@ describe('credential proxy', () => {
     ]);
     expect(seen[1]!.headers['transfer-encoding']).toBe('chunked');
     expect(proxy.stats('s-big').bytesIn).toBe(2 * big.length);
-  });
+  }, 30_000);
 
   it('answers 413 past the body cap, declared or streamed, and forwards nothing complete', async () => {
     const { proxy, base } = await proxyFor(fake.url, { apiKey: REAL_KEY }, { maxBodyBytes: 64 * 1024 });
@@ -596,7 +596,7 @@ await fake.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 
   it('never logs a real credential or placeholder', () => {
     expect(logs.length).toBeGreaterThan(0);
