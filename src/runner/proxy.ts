@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { assertSafeBindHost } from './bridge.ts';
-import type { CredentialSource } from './credentials.ts';
+import type { Credential, CredentialSource } from './credentials.ts';
 import { endToEndHeaders, presentedToken } from './proxy/headers.ts';
 import { type Grant, TokenRegistry, type TrafficStats } from './proxy/tokens.ts';
 
@@ -91,12 +91,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
   const log = options.log ?? silent;
   const tokens = new TokenRegistry();
 
-  const forward = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    grant: Grant,
-    secret: { mode: string; value: string },
-  ) => {
+  const forward = (req: IncomingMessage, res: ServerResponse, grant: Grant, secret: Credential) => {
     const started = performance.now();
     const headers = endToEndHeaders(req.headers, ['host', 'x-api-key', 'authorization', 'expect']);
     headers.host = upstream.host;
@@ -195,6 +190,10 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
     const token = presentedToken(req.headers);
     const grant = token ? tokens.lookup(token) : undefined;
     if (!grant) {
+      log.debug(
+        { method: req.method, path: req.url.split('?')[0], status: 401 },
+        'unknown placeholder rejected',
+      );
       fail(res, 401, 'authentication_error', 'invalid or revoked berth placeholder token');
       return;
     }
