@@ -79,5 +79,11 @@ export class Reconciler {
         .remove(c.name)
         .catch((err) => log.warn({ err, container: c.name }, 'removing orphan failed'));
     }
+
+    // Messages accepted before a restart, or before a wake that failed, are still owed a delivery.
+    const resume = await sessionsToResume(store.db, { afterRestart: this.#passes++ === 0 });
+    for (const id of resume) {
+      runner.wake(id).catch((err: Error) => log.warn({ err, sessionId: id }, 'resuming a session failed'));
+    }
   }
 }

@@ -30,7 +30,8 @@ export function percentile(values: number[], p: number): number {
   return sorted[idx]!;
 }
 
-const fmt = (n: number): string => (Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2)) : 'n/a');
+const fmt = (n: number): string =>
+  Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2)) : 'n/a';
 
 export function formatTable(rows: BenchRow[]): string {
   const header = ['benchmark', 'berth', 'baseline', 'unit', 'ratio', 'baseline is'];
