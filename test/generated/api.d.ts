@@ -238,6 +238,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The session's events live over WebSocket, replayed from a cursor first.
+         * @description Upgrade to a WebSocket (`Upgrade: websocket`). The server replays the stored events
+         *     after `after`, then continues with live events, with no gap and no duplicate at the
+         *     switch-over. It only sends; whatever the client sends is ignored.
+         *
+         *     Every frame is a JSON text message (see the `StreamFrame` schema):
+         *
+         *     - `{"type":"event","seq","kind","stream","generation","time","data"}`: one event, the
+         *       same fields as `Event`, in seq order. Remember the last `seq` seen: reconnecting with
+         *       `after=<seq>` (and the same `kinds`) resumes without gaps or duplicates.
+         *     - `{"type":"overflow","missed","resumeAfter"}`: this viewer fell too far behind
+         *       (its queue of unsent frames was full) and `missed` frames were dropped; the server
+         *       then closes with code 4008. Reconnect with `after=<resumeAfter>`.
+         *
+         *     Authentication: `Authorization: Bearer <token>` as everywhere. Browsers, which cannot
+         *     set headers on a WebSocket, may instead pass `access_token=<token>` in the query or
+         *     offer the subprotocol `bearer.<token>` together with `berth.v1`
+         *     (`new WebSocket(url, ["berth.v1", "bearer." + token])`); the server selects
+         *     `berth.v1` and never echoes the token. A refused upgrade is an ordinary HTTP
+         *     response with `application/problem+json`.
+         *
+         *     The server pings every 30 s and drops a viewer that misses two pongs in a row.
+         *
+         *     Close codes:
+         *
+         *     | code | meaning | what the client does |
+         *     |------|---------|----------------------|
+         *     | 1001 | server shutting down | reconnect (to another instance) with `after=<last seq>` |
+         *     | 1011 | stream failed on the server | reconnect with `after=<seq>` from the reason or the last seq |
+         *     | 4008 | viewer too slow; reason `viewer too slow; resume with after=<seq>` | reconnect with `after=<resumeAfter>` |
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/mounts/check": {
         parameters: {
             query?: never;
@@ -378,6 +428,37 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
+        };
+        /** @description A message of `GET /v1/sessions/{sessionId}/stream`. */
+        StreamFrame: components["schemas"]["StreamEventFrame"] | components["schemas"]["StreamOverflowFrame"];
+        /** @description One event of the timeline (the fields of `Event`). */
+        StreamEventFrame: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "event";
+            seq: number;
+            /** @enum {string} */
+            kind: "log" | "output" | "lifecycle";
+            stream: string | null;
+            generation: number | null;
+            time: components["schemas"]["Timestamp"];
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description The viewer fell behind; the server closes with 4008 next. */
+        StreamOverflowFrame: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "overflow";
+            /** @description Frames dropped from this viewer's queue. */
+            missed: number;
+            /** @description The seq of the last event frame sent; reconnect with `after` set to it. */
+            resumeAfter: number;
         };
         MountCheck: {
             accepted: {
@@ -1025,6 +1106,56 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Replay stored events with a seq greater than this, then go live. Absent: live
+                 *     only, from now on. `0`: from the oldest retained event. A cursor past the
+                 *     session's last event is refused with 400.
+                 */
+                after?: number;
+                /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
+                kinds?: components["parameters"]["Kinds"];
+                /** @description The API token, for clients that cannot send an Authorization header. */
+                access_token?: string;
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description Switching to the WebSocket protocol. The content below describes each WebSocket
+             *     message (a JSON text), not an HTTP body.
+             */
+            101: {
+                headers: {
+                    /** @description `berth.v1` when the client offered it; never a `bearer.` protocol. */
+                    "Sec-WebSocket-Protocol"?: "berth.v1";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StreamFrame"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description A plain HTTP request; this endpoint needs `Upgrade: websocket`. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     checkMounts: {
