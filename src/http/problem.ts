@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
+import { isNulInText } from '../store/sql-errors.ts';
 
 export interface Problem {
   type: string;
@@ -62,6 +63,13 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
       `${where} is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
       { errors },
     );
+  }
+  // Path, query and header values are pattern-checked, so only a body can carry a NUL this far.
+  if (isNulInText(err)) {
+    const errors = [{ path: 'body', message: 'must not contain NUL (U+0000) characters', code: 'nul' }];
+    return problem(400, 'VALIDATION_FAILED', 'body is invalid: text must not contain NUL characters', {
+      errors,
+    });
   }
   if (err instanceof SyntaxError || (fe.code && FASTIFY_CODES[fe.code])) {
     const mapped = (fe.code && FASTIFY_CODES[fe.code]) || { status: 400, code: 'INVALID_JSON' };

@@ -12,6 +12,15 @@ export interface NewEvent {
   time?: Date;
 }
 
+// text and jsonb cannot hold U+0000: one NUL in agent output must not fail, and so lose, a whole batch.
+function storable<T>(value: T): T {
+  if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD') as T;
+  if (Array.isArray(value)) return value.map(storable) as T;
+  if (value && typeof value === 'object' && !(value instanceof Date))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)])) as T;
+  return value;
+}
+
 /** Appends a batch with consecutive seqs taken from the session's counter, in one transaction. */
 export async function appendEvents(db: Queryable, sessionId: string, batch: NewEvent[]): Promise<EventRow[]> {
   if (batch.length === 0) return [];
@@ -30,9 +39,9 @@ export async function appendEvents(db: Queryable, sessionId: string, batch: NewE
           sessionId,
           seq: first + i,
           kind: e.kind,
-          stream: e.stream ?? null,
+          stream: storable(e.stream ?? null),
           generation: e.generation ?? null,
-          data: e.data,
+          data: storable(e.data),
           time: e.time ?? new Date(),
         })),
       )

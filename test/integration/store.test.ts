@@ -82,6 +82,13 @@ describe.each(dbKinds())('store (%s)', (kind) => {
       expect(inA.message.id).not.toBe(inB.message.id);
     });
 
+    it('a message that cannot be stored takes no seq', async () => {
+      const session = await newSession();
+      await expect(enqueueMessage(store.db, { sessionId: session.id, body: 'a\u0000' })).rejects.toThrow();
+      const next = await enqueueMessage(store.db, { sessionId: session.id, body: 'ok' });
+      expect(next.message.seq).toBe(1);
+    });
+
     it('refuses an unknown session with SESSION_NOT_FOUND', async () => {
       await expect(
         enqueueMessage(store.db, { sessionId: 'ses_000000000000000000000', body: 'x' }),
@@ -208,6 +215,25 @@ describe.each(dbKinds())('store (%s)', (kind) => {
       expect(outputs.map((e) => [e.seq, e.kind])).toEqual([[3, 'output']]);
       const after = await listEvents(store.db, { sessionId: session.id, after: 1, limit: 10 });
       expect(after.map((e) => e.seq)).toEqual([2, 3]);
+    });
+
+    it('stores NUL characters in event text as U+FFFD instead of failing the batch', async () => {
+      const session = await newSession();
+      const rows = await appendEvents(store.db, session.id, [
+        {
+          kind: 'log',
+          stream: 'std\u0000err',
+          data: { line: 'a\u0000b', nested: [{ 'k\u0000': '\u0000' }] },
+        },
+        { kind: 'output', data: { text: 'reply' } },
+      ]);
+      expect(rows.map((r) => r.seq)).toEqual([1, 2]);
+      const [log, reply] = await listEvents(store.db, { sessionId: session.id, after: 0, limit: 10 });
+      expect(log).toMatchObject({
+        stream: 'std\uFFFDerr',
+        data: { line: 'a\uFFFDb', nested: [{ 'k\uFFFD': '\uFFFD' }] },
+      });
+      expect(reply!.data).toEqual({ text: 'reply' });
     });
 
     it('appends nothing for an unknown session', async () => {
