@@ -42,7 +42,8 @@ export class SessionRunner implements SessionControl {
   readonly #runs = new Map<string, LiveRun>();
   readonly #waking = new Map<string, Promise<WakeResult>>();
   readonly #slots: Slots;
-  readonly #exits = new Set<Promise<void>>();
+  /** Each live run's end-of-run bookkeeping, registered as soon as the run exists. */
+  readonly #exits = new Map<LiveRun, Promise<void>>();
   #leaseTimer: NodeJS.Timeout | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #closing = false;
@@ -94,7 +95,7 @@ export class SessionRunner implements SessionControl {
     const live = this.#runs.get(sessionId);
     if (live) {
       await live.stop('aborted');
-      await this.#settled(sessionId);
+      await this.#exits.get(live);
       return;
     }
     await this.#deps.store.notify(CONTROL_CHANNEL, `stop:${sessionId}`);
@@ -124,7 +125,7 @@ export class SessionRunner implements SessionControl {
     await this.#unlisten?.();
     await Promise.allSettled([...this.#waking.values()]);
     await Promise.allSettled([...this.#runs.values()].map((run) => run.stop('aborted')));
-    await Promise.allSettled([...this.#exits]);
+    await Promise.allSettled([...this.#exits.values()]);
   }
 
   /** Marks a run whose container vanished as lost; used by the reconciler for dead owners. */
@@ -183,6 +184,8 @@ export class SessionRunner implements SessionControl {
         },
       );
       this.#runs.set(sessionId, run);
+      const exit = this.#watchExit(run, launched, release).finally(() => this.#exits.delete(run));
+      this.#exits.set(run, exit);
       await recordRunStart(store.db, {
         ...key,
         containerName: launched.containerName,
@@ -194,9 +197,6 @@ export class SessionRunner implements SessionControl {
         generation: session.generation,
         data: { type: 'wake', containerName: launched.containerName, image: launched.image },
       });
-      const exit = this.#watchExit(run, launched, release);
-      this.#exits.add(exit);
-      void exit.finally(() => this.#exits.delete(exit));
       void run.deliver();
       return { status: 'running', generation: session.generation };
     } catch (err) {
@@ -302,10 +302,6 @@ export class SessionRunner implements SessionControl {
   #reportWakeFailure(sessionId: string, err: Error): void {
     if ((err as { code?: string }).code === 'SESSION_NOT_FOUND') return;
     this.#deps.log.warn({ err, sessionId }, 'wake failed');
-  }
-
-  async #settled(sessionId: string): Promise<void> {
-    while (this.#runs.has(sessionId)) await Promise.allSettled([...this.#exits]);
   }
 
   async #renewLeases(): Promise<void> {

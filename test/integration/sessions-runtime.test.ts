@@ -21,6 +21,7 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
       BERTH_AGENT: 'echo',
       BERTH_INSTALL_ID: installId,
       BERTH_STOP_GRACE_MS: '1000',
+      BERTH_LOG_LEVEL: process.env.DEBUG_BERTH ? 'debug' : 'silent',
     });
   });
 
