@@ -20,19 +20,6 @@ CREATE TABLE "groups" (
 	CONSTRAINT "groups_folder_unique" UNIQUE("folder")
 );
 --> statement-breakpoint
-CREATE TABLE "image_builds" (
-	"id" text PRIMARY KEY NOT NULL,
-	"group_id" text NOT NULL,
-	"status" text NOT NULL,
-	"tag" text NOT NULL,
-	"packages" jsonb NOT NULL,
-	"error" text,
-	"output_tail" text DEFAULT '' NOT NULL,
-	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
-	"started_at" timestamp with time zone,
-	"finished_at" timestamp with time zone
-);
---> statement-breakpoint
 CREATE TABLE "messages" (
 	"id" text PRIMARY KEY NOT NULL,
 	"session_id" text NOT NULL,
@@ -84,13 +71,10 @@ CREATE TABLE "sessions" (
 );
 --> statement-breakpoint
 ALTER TABLE "events" ADD CONSTRAINT "events_session_id_sessions_id_fk" FOREIGN KEY ("session_id") REFERENCES "public"."sessions"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-ALTER TABLE "image_builds" ADD CONSTRAINT "image_builds_group_id_groups_id_fk" FOREIGN KEY ("group_id") REFERENCES "public"."groups"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "messages" ADD CONSTRAINT "messages_session_id_sessions_id_fk" FOREIGN KEY ("session_id") REFERENCES "public"."sessions"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "runs" ADD CONSTRAINT "runs_session_id_sessions_id_fk" FOREIGN KEY ("session_id") REFERENCES "public"."sessions"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "sessions" ADD CONSTRAINT "sessions_group_id_groups_id_fk" FOREIGN KEY ("group_id") REFERENCES "public"."groups"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "events_time" ON "events" USING btree ("time");--> statement-breakpoint
-CREATE INDEX "image_builds_group" ON "image_builds" USING btree ("group_id","created_at");--> statement-breakpoint
-CREATE UNIQUE INDEX "image_builds_one_active" ON "image_builds" USING btree ("group_id") WHERE status in ('queued', 'running');--> statement-breakpoint
 CREATE UNIQUE INDEX "messages_session_seq" ON "messages" USING btree ("session_id","seq");--> statement-breakpoint
 CREATE UNIQUE INDEX "messages_session_idempotency" ON "messages" USING btree ("session_id","idempotency_key");--> statement-breakpoint
 CREATE INDEX "messages_session_status" ON "messages" USING btree ("session_id","status","seq");--> statement-breakpoint

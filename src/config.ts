@@ -38,7 +38,6 @@ export interface Config {
   containerMemoryMb: number;
   containerCpus: number;
   containerPids: number;
-  buildTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   timezone: string;
   searchPath: string;
@@ -246,7 +245,7 @@ export const fields = [
         throw new ConfigError(`BERTH_INSTALL_ID must match ^[a-z0-9][a-z0-9-]{0,62}$, got "${raw}"`);
       return raw;
     },
-    doc: 'Label value that marks this installation’s containers; unset derives one from the data dir.',
+    doc: 'Label value that marks this installation’s containers; unset derives one from DATABASE_URL (or the data dir), so instances sharing a database share it.',
   },
   {
     key: 'leaseMs',
@@ -289,12 +288,6 @@ export const fields = [
     env: 'BERTH_CONTAINER_PIDS',
     parse: int(256, 8, 1_000_000),
     doc: 'Process limit per container, and the ceiling for group settings.',
-  },
-  {
-    key: 'buildTimeoutMs',
-    env: 'BERTH_BUILD_TIMEOUT_MS',
-    parse: int(15 * MINUTE, 1000, 6 * 60 * MINUTE),
-    doc: 'Time limit for a group image build.',
   },
   {
     key: 'logLevel',

@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
@@ -136,31 +135,8 @@ export const runs = pgTable(
   (t) => [uniqueIndex('runs_session_generation').on(t.sessionId, t.generation)],
 );
 
-export const imageBuilds = pgTable(
-  'image_builds',
-  {
-    id: text().primaryKey(),
-    groupId: text()
-      .notNull()
-      .references(() => groups.id, { onDelete: 'cascade' }),
-    status: text({ enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] }).notNull(),
-    tag: text().notNull(),
-    packages: jsonb().$type<{ apt: string[]; npm: string[] }>().notNull(),
-    error: text(),
-    outputTail: text().notNull().default(''),
-    createdAt: now(),
-    startedAt: timestamp({ withTimezone: true, mode: 'date' }),
-    finishedAt: timestamp({ withTimezone: true, mode: 'date' }),
-  },
-  (t) => [
-    index('image_builds_group').on(t.groupId, t.createdAt),
-    uniqueIndex('image_builds_one_active').on(t.groupId).where(sql`status in ('queued', 'running')`),
-  ],
-);
-
 export type GroupRow = typeof groups.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
-export type ImageBuildRow = typeof imageBuilds.$inferSelect;
