@@ -9,6 +9,8 @@ import { messageRoutes } from './http/messages/routes.ts';
 import { mountRoutes, validateGroupContainerConfig } from './http/mounts/routes.ts';
 import { problem, sendProblem, toProblem } from './http/problem.ts';
 import { sessionRoutes } from './http/sessions/routes.ts';
+import { streamRoutes } from './http/stream/routes.ts';
+import { closeSocketsGoingAway, selectProtocol } from './http/stream/socket-server.ts';
 import { validatorCompiler } from './http/validation.ts';
 
 export interface BuildOptions extends AppContext {
@@ -36,6 +38,12 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   };
   const checkAuth = makeAuthCheck(opts.apiToken);
 
+  // Registered before the auth hook: its onRequest hook marks upgrade requests, so a refused upgrade's socket is closed.
+  await app.register(websocket, {
+    options: { maxPayload: 64 * 1024, handleProtocols: selectProtocol },
+    preClose: closeSocketsGoingAway,
+  });
+
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config as { public?: boolean; websocket?: boolean };
     if (config.public) return;
@@ -50,12 +58,12 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     ),
   );
 
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(healthRoutes(ctx));
   await app.register(groupRoutes(ctx, (trust, config) => validateGroupContainerConfig(ctx, trust, config)));
   await app.register(sessionRoutes(ctx));
   await app.register(messageRoutes(ctx));
   await app.register(eventRoutes(ctx));
+  await app.register(streamRoutes(ctx));
   await app.register(mountRoutes(ctx));
   return app;
 }

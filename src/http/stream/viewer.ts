@@ -1,0 +1,174 @@
+import type { WebSocket } from 'ws';
+import type { EventKind, EventLog, EventRow } from '../../events/event-log.ts';
+import { Outbox, type OutboxLimits } from './outbox.ts';
+import { CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW, eventFrame, overflowFrame, resumeHint } from './protocol.ts';
+
+export interface StreamLimits extends OutboxLimits {
+  /** Live rows held while replaying from the database; past this they are dropped and re-read. */
+  maxHeldRows: number;
+  /** Rows per database page during replay. */
+  pageSize: number;
+}
+
+export interface ViewerDeps {
+  events: EventLog;
+  /** The session's highest assigned seq; every event up to it is committed. */
+  head(sessionId: string): Promise<number>;
+  limits: StreamLimits;
+  log: { warn(obj: object, msg: string): void };
+}
+
+export interface ViewerQuery {
+  sessionId: string;
+  /** Replay after this seq; undefined = live only. */
+  after: number | undefined;
+  kinds: EventKind[] | undefined;
+}
+
+/**
+ * One WebSocket viewer of a session. It subscribes before reading the database, so nothing falls
+ * between replay and live; `cursor` (the last seq considered, of any kind) makes both duplicate-free,
+ * and any gap in the live feed sends it back to the database.
+ */
+export class Viewer {
+  readonly #socket: WebSocket;
+  readonly #query: ViewerQuery;
+  readonly #deps: ViewerDeps;
+  readonly #outbox: Outbox;
+  readonly #wanted: (row: EventRow) => boolean;
+  #cursor: number | undefined;
+  /** Where streaming began: the requested cursor, or the head when live only. */
+  #start: number | undefined;
+  #held: EventRow[] = [];
+  #heldLost = false;
+  #catchingUp = false;
+  #ended = false;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(socket: WebSocket, query: ViewerQuery, deps: ViewerDeps) {
+    this.#socket = socket;
+    this.#query = query;
+    this.#deps = deps;
+    this.#outbox = new Outbox(socket, deps.limits);
+    this.#cursor = query.after;
+    this.#start = query.after;
+    const kinds = query.kinds && query.kinds.length > 0 ? new Set(query.kinds) : undefined;
+    this.#wanted = kinds ? (row) => kinds.has(row.kind) : () => true;
+  }
+
+  start(): void {
+    this.#socket.once('close', () => this.#end());
+    this.#unsubscribe = this.#deps.events.subscribe(this.#query.sessionId, (rows) => this.#onLive(rows));
+    void this.#catchUp();
+  }
+
+  /** The cursor a viewer resumes from: the last frame handed to its socket, else where it started. */
+  get #resumeAfter(): number {
+    return this.#outbox.lastSent ?? this.#start ?? 0;
+  }
+
+  #onLive(rows: EventRow[]): void {
+    if (this.#ended) return;
+    if (this.#catchingUp) {
+      this.#hold(rows);
+      return;
+    }
+    const rest = this.#apply(rows);
+    if (rest) {
+      this.#hold(rest);
+      void this.#catchUp();
+    }
+  }
+
+  #hold(rows: EventRow[]): void {
+    if (this.#heldLost) return;
+    if (this.#held.length + rows.length > this.#deps.limits.maxHeldRows) {
+      // Too far behind to buffer: forget the live rows and read them from the database instead.
+      this.#held = [];
+      this.#heldLost = true;
+      return;
+    }
+    for (const row of rows) this.#held.push(row);
+  }
+
+  /** Sends the rows that continue the cursor; returns the rows from a gap on, if there is one. */
+  #apply(rows: EventRow[]): EventRow[] | undefined {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      if (this.#cursor === undefined || row.seq <= this.#cursor) continue;
+      if (row.seq !== this.#cursor + 1) return rows.slice(i);
+      if (this.#wanted(row) && !this.#outbox.push(eventFrame(row), row.seq)) {
+        this.#overflow();
+        return undefined;
+      }
+      this.#cursor = row.seq;
+    }
+    return undefined;
+  }
+
+  /** Pages the database from the cursor up to the head, then applies the live rows held meanwhile. */
+  async #catchUp(): Promise<void> {
+    this.#catchingUp = true;
+    const { sessionId, kinds } = this.#query;
+    const { events, head, limits } = this.#deps;
+    try {
+      for (;;) {
+        const top = await head(sessionId);
+        if (this.#ended) return;
+        if (this.#cursor === undefined) {
+          this.#cursor = top;
+          this.#start = top;
+        }
+        for (;;) {
+          const rows = await events.read({ sessionId, after: this.#cursor, kinds, limit: limits.pageSize });
+          for (const row of rows) {
+            const frame = eventFrame(row);
+            // Replay is paced by the viewer instead of overflowing it; a closed socket ends it.
+            while (!this.#outbox.fits(frame)) {
+              if (!(await this.#outbox.room()) || this.#ended) {
+                this.#end();
+                return;
+              }
+            }
+            if (this.#ended) return;
+            this.#cursor = row.seq;
+            this.#outbox.push(frame, row.seq);
+          }
+          if (rows.length < limits.pageSize) break;
+        }
+        this.#cursor = Math.max(this.#cursor, top);
+        const held = this.#held;
+        const lost = this.#heldLost;
+        this.#held = [];
+        this.#heldLost = false;
+        if (lost) continue;
+        const rest = this.#apply(held);
+        if (this.#ended) return;
+        if (!rest) break;
+        this.#held = rest;
+      }
+      this.#catchingUp = false;
+    } catch (err) {
+      if (this.#ended) return;
+      this.#deps.log.warn({ err, sessionId }, 'event stream failed');
+      this.#socket.close(CLOSE_INTERNAL_ERROR, resumeHint('stream failed', this.#resumeAfter));
+      this.#end();
+    }
+  }
+
+  #overflow(): void {
+    const missed = this.#outbox.discard() + 1;
+    const resumeAfter = this.#resumeAfter;
+    this.#socket.send(overflowFrame(missed, resumeAfter));
+    this.#socket.close(CLOSE_TOO_SLOW, resumeHint('viewer too slow', resumeAfter));
+    this.#end();
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#held = [];
+    this.#outbox.discard();
+    this.#unsubscribe?.();
+  }
+}
