@@ -1,0 +1,173 @@
+import process from 'node:process';
+import type { ContainerRuntime } from '../../src/runner/runtime.ts';
+import {
+  awaitEvents,
+  type BenchServer,
+  childrenRssMb,
+  emptyNodeRssMb,
+  newSession,
+  postMessage,
+  rssMb,
+  startRawAgent,
+} from './support.ts';
+import { type BenchOptions, type BenchRow, median, percentile } from './table.ts';
+
+export interface RuntimeBenchContext {
+  berth: BenchServer;
+  runtime: ContainerRuntime;
+  image: string;
+  /** Service RSS measured right after start, before any session existed. */
+  idleRssMb: number;
+}
+
+/** POST on a fresh session → first output event over a long-poll, in ms. */
+async function berthColdReply(b: BenchServer): Promise<{ ms: number; sessionId: string; cursor: number }> {
+  const sessionId = await newSession(b);
+  const started = performance.now();
+  await postMessage(b, sessionId, 'hello');
+  const { next } = await awaitEvents(b, sessionId, 0, 1);
+  return { ms: performance.now() - started, sessionId, cursor: next };
+}
+
+/** Raw `run -i` start plus one answered message, in ms. */
+async function rawColdReply(runtime: ContainerRuntime, image: string): Promise<number> {
+  const started = performance.now();
+  const agent = startRawAgent(runtime, image);
+  try {
+    await agent.ask('hello');
+    return performance.now() - started;
+  } finally {
+    await agent.close();
+  }
+}
+
+const rt = (ctx: RuntimeBenchContext) => `raw ${ctx.runtime.name} run -i`;
+
+export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext): Promise<BenchRow[]> {
+  const { berth: b, runtime, image } = ctx;
+  const rows: BenchRow[] = [];
+  const repeats = opts.smoke ? 1 : 5;
+  const warmMessages = opts.smoke ? 5 : 50;
+  const burst = opts.smoke ? 10 : 100;
+  const fleet = opts.smoke ? 3 : 20;
+
+  // 1. cold wake → first reply; the two paths alternate so both see the same machine noise.
+  const cold = { berth: [] as number[], raw: [] as number[] };
+  let warm: { sessionId: string; cursor: number } | undefined;
+  for (let i = 0; i < repeats; i++) {
+    const c = await berthColdReply(b);
+    cold.berth.push(c.ms);
+    warm ??= c;
+    cold.raw.push(await rawColdReply(runtime, image));
+  }
+  rows.push({
+    name: 'cold wake → first reply',
+    berth: median(cold.berth),
+    baseline: median(cold.raw),
+    unit: 'ms',
+    baselineName: `${rt(ctx)} answering one NDJSON message`,
+    higherIsBetter: false,
+    note: `median of ${repeats}; berth: POST + long-poll GET /events`,
+  });
+
+  // 2. warm round trips on the session woken above vs a container kept running by the bench.
+  const trips = { berth: [] as number[], raw: [] as number[] };
+  const raw = startRawAgent(runtime, image);
+  try {
+    await raw.ask('warm-up');
+    let cursor = warm!.cursor;
+    for (let i = 0; i < warmMessages; i++) {
+      const started = performance.now();
+      await postMessage(b, warm!.sessionId, `trip ${i}`);
+      cursor = (await awaitEvents(b, warm!.sessionId, cursor, 1)).next;
+      trips.berth.push(performance.now() - started);
+      trips.raw.push(await raw.ask(`trip ${i}`));
+    }
+  } finally {
+    await raw.close();
+  }
+  for (const p of [50, 99]) {
+    rows.push({
+      name: `warm round trip p${p}`,
+      berth: percentile(trips.berth, p),
+      baseline: percentile(trips.raw, p),
+      unit: 'ms',
+      baselineName: 'stdin→stdout on a running container of the same image',
+      higherIsBetter: false,
+      note: `n=${trips.berth.length}; berth: POST → output event over long-poll`,
+    });
+  }
+
+  // 4a. a burst of concurrent posts to one asleep session: they must share one container.
+  const burstSession = await newSession(b);
+  const burstStart = performance.now();
+  await Promise.all(Array.from({ length: burst }, (_, i) => postMessage(b, burstSession, `burst ${i}`)));
+  await awaitEvents(b, burstSession, 0, burst, 'output', 120_000);
+  const burstMs = performance.now() - burstStart;
+  const wakes = (await awaitEvents(b, burstSession, 0, 1, 'lifecycle')).events.filter(
+    (e) => e.data.type === 'wake',
+  ).length;
+  rows.push({
+    name: `${burst} concurrent posts to one asleep session → all answered`,
+    berth: burstMs,
+    baseline: await rawColdReply(runtime, image),
+    unit: 'ms',
+    baselineName: `one ${rt(ctx)} start answering one message`,
+    higherIsBetter: false,
+    note: `containers started: ${wakes}`,
+  });
+
+  // 4b. many sessions woken at once vs as many raw containers started in parallel.
+  const sessions = await Promise.all(Array.from({ length: fleet }, () => newSession(b)));
+  const fleetStart = performance.now();
+  await Promise.all(
+    sessions.map(async (id) => {
+      await postMessage(b, id, 'hello');
+      await awaitEvents(b, id, 0, 1, 'output', 120_000);
+    }),
+  );
+  const fleetMs = performance.now() - fleetStart;
+  const rawFleetStart = performance.now();
+  const agents = Array.from({ length: fleet }, () => startRawAgent(runtime, image));
+  let rawFleetMs: number;
+  try {
+    await Promise.all(agents.map((a) => a.ask('hello')));
+    rawFleetMs = performance.now() - rawFleetStart;
+  } finally {
+    await Promise.all(agents.map((a) => a.close()));
+  }
+  rows.push({
+    name: `${fleet} sessions woken at once → all replied`,
+    berth: fleetMs,
+    baseline: rawFleetMs,
+    unit: 'ms',
+    baselineName: `${fleet} × ${rt(ctx)} in parallel, one message each`,
+    higherIsBetter: false,
+  });
+
+  // 5. memory: the service process with the fleet still running vs an empty node process.
+  const nodeRss = await emptyNodeRssMb();
+  const running = (await runtime.list({ 'berth.managed': 'true' })).filter((c) => c.running).length;
+  const cli = childrenRssMb(process.pid);
+  rows.push(
+    {
+      name: 'service RSS, idle',
+      berth: ctx.idleRssMb,
+      baseline: nodeRss,
+      unit: 'MB',
+      baselineName: 'empty node process',
+      higherIsBetter: false,
+      note: 'bench harness shares the process',
+    },
+    {
+      name: `service RSS, ${running} sessions running`,
+      berth: rssMb(process.pid),
+      baseline: nodeRss,
+      unit: 'MB',
+      baselineName: 'empty node process',
+      higherIsBetter: false,
+      note: `plus ${cli.count} attached CLI children: ${cli.mb.toFixed(0)} MB`,
+    },
+  );
+  return rows;
+}

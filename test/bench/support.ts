@@ -1,0 +1,273 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import postgres from 'postgres';
+import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../../src/config.ts';
+import { identities } from '../../src/runner/assemble.ts';
+import { encodeMessage, FrameParser, newFrameNonce } from '../../src/runner/protocol.ts';
+import { type ContainerRuntime, createRuntime, type RunSpec } from '../../src/runner/runtime.ts';
+import { createServer, type Server } from '../../src/server.ts';
+import setupPostgres from '../support/global-setup.ts';
+
+export type BenchRuntime = 'podman' | 'docker';
+
+export interface BenchDatabase {
+  kind: 'postgres' | 'pglite';
+  url: string | undefined;
+  close(): Promise<void>;
+}
+
+/** A throwaway PostgreSQL cluster started by the test suite's global setup, else PGlite in the data dir. */
+export async function startDatabase(): Promise<BenchDatabase> {
+  let base: string | undefined;
+  const project = { provide: (_key: string, value: string | undefined) => (base = value) };
+  const teardown = await setupPostgres(project as unknown as TestProject);
+  if (!base) return { kind: 'pglite', url: undefined, close: async () => {} };
+  const name = `bench_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(base, { onnotice: () => {}, max: 1 });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return {
+    kind: 'postgres',
+    url: url.toString(),
+    close: async () => teardown?.(),
+  };
+}
+
+export interface BenchServer {
+  server: Server;
+  url: string;
+  dataDir: string;
+  api(path: string, init?: { method?: string; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** The real service on 127.0.0.1:0 in echo mode, with limits high enough for the concurrency rows. */
+export async function startBerth(
+  runtime: BenchRuntime,
+  image: string,
+  databaseUrl?: string,
+): Promise<BenchServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-bench-'));
+  const config = loadConfig({
+    BERTH_DATA_DIR: dataDir,
+    BERTH_PORT: '0',
+    BERTH_API_TOKEN: 'bench-token',
+    BERTH_LOG_LEVEL: 'silent',
+    BERTH_AGENT: 'echo',
+    BERTH_RUNTIME: runtime,
+    BERTH_IMAGE: image,
+    BERTH_MAX_CONTAINERS: '64',
+    BERTH_STOP_GRACE_MS: '1000',
+    BERTH_MOUNT_ALLOWLIST: path.join(dataDir, 'no-allowlist.json'),
+    BERTH_PROJECT_ROOT: dataDir,
+    DATABASE_URL: databaseUrl,
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+  });
+  const { installId } = identities(config);
+  const server = await createServer(config);
+  await server.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = server.app.server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const api = (p: string, init: { method?: string; json?: unknown } = {}) =>
+    fetch(`${url}${p}`, {
+      method: init.method ?? 'GET',
+      headers: {
+        authorization: `Bearer ${server.apiToken}`,
+        ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+    });
+  return {
+    server,
+    url,
+    dataDir,
+    api,
+    async close() {
+      await server.close();
+      // Session containers are kept after exit (their exit is inspected); the bench removes its own.
+      const rt = createRuntime(runtime);
+      for (const c of await rt.list({ 'berth.install': installId })) await rt.remove(c.name).catch(() => {});
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function newSession(b: BenchServer, containerConfig?: Record<string, unknown>): Promise<string> {
+  const folder = `b${randomBytes(5).toString('hex')}`;
+  const g = await b.api('/v1/groups', {
+    method: 'POST',
+    json: { name: folder, folder, ...(containerConfig ? { containerConfig } : {}) },
+  });
+  if (g.status !== 201) throw new Error(`create group answered ${g.status}: ${await g.text()}`);
+  const { id: groupId } = (await g.json()) as { id: string };
+  const s = await b.api('/v1/sessions', { method: 'POST', json: { groupId } });
+  if (s.status !== 201) throw new Error(`create session answered ${s.status}: ${await s.text()}`);
+  return ((await s.json()) as { id: string }).id;
+}
+
+export async function postMessage(b: BenchServer, sessionId: string, text: string): Promise<void> {
+  const res = await b.api(`/v1/sessions/${sessionId}/messages`, { method: 'POST', json: { text } });
+  if (res.status !== 202) throw new Error(`POST message answered ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+interface ApiEvent {
+  seq: number;
+  kind: string;
+  data: Record<string, unknown>;
+}
+
+/** Long-polls events after `after` until `count` events of `kinds` arrived; returns them and the cursor. */
+export async function awaitEvents(
+  b: BenchServer,
+  sessionId: string,
+  after: number,
+  count: number,
+  kinds = 'output',
+  timeoutMs = 60_000,
+): Promise<{ events: ApiEvent[]; next: number }> {
+  const deadline = Date.now() + timeoutMs;
+  const events: ApiEvent[] = [];
+  let cursor = after;
+  while (events.length < count) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`session ${sessionId}: ${events.length}/${count} ${kinds} events in time`);
+    const q = new URLSearchParams({
+      after: String(cursor),
+      wait: String(Math.min(left, 5000)),
+      limit: '500',
+      kinds,
+    });
+    const res = await b.api(`/v1/sessions/${sessionId}/events?${q}`);
+    if (res.status !== 200) throw new Error(`GET events answered ${res.status}`);
+    const page = (await res.json()) as { items: ApiEvent[]; nextAfter: number };
+    events.push(...page.items);
+    cursor = page.nextAfter;
+  }
+  return { events, next: cursor };
+}
+
+/** A container the bench runs itself with the same hardened argv berth builds, talking NDJSON on stdin. */
+export interface RawAgent {
+  /** Sends one message and resolves with the ms until its reply frame. */
+  ask(text: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function rawSpec(image: string, nonce: string): RunSpec {
+  return {
+    name: `bench-raw-${randomBytes(6).toString('hex')}`,
+    image,
+    labels: { 'berth.bench': 'raw' },
+    env: {
+      HOME: '/workspace',
+      TZ: 'UTC',
+      BERTH_FRAME_NONCE: nonce,
+      BERTH_AGENT: 'echo',
+      BERTH_HEARTBEAT_MS: '5000',
+    },
+    mounts: [],
+    user: '1000:1000',
+    memoryMb: 1024,
+    cpus: 1,
+    pids: 256,
+    tmpfs: ['/tmp:rw,size=64m', '/workspace:rw,size=16m'],
+    workdir: '/workspace',
+  };
+}
+
+/** Starts `<runtime> run -i --pull=never …` from runtime.runArgs(spec) via the runtime layer's own spawn. */
+export function startRawAgent(runtime: ContainerRuntime, image: string): RawAgent {
+  const nonce = newFrameNonce();
+  const spec = rawSpec(image, nonce);
+  const proc = runtime.run(spec);
+  const parser = new FrameParser(nonce);
+  const waiting = new Map<string, () => void>();
+  proc.stdout.on('data', (chunk: Buffer) => {
+    for (const item of parser.push(chunk)) {
+      if (item.kind === 'frame' && item.frame.type === 'reply') waiting.get(item.frame.inReplyTo)?.();
+    }
+  });
+  proc.stderr.resume();
+  let n = 0;
+  return {
+    ask(text: string) {
+      const id = `m${++n}`;
+      const started = performance.now();
+      return new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`raw ${runtime.name} gave no reply in 60 s`)),
+          60_000,
+        );
+        waiting.set(id, () => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(performance.now() - started);
+        });
+        proc.exited.then(() => reject(new Error(`raw ${runtime.name} run exited before replying`)));
+        proc.stdin.write(encodeMessage({ id, seq: n, text }));
+      });
+    },
+    async close() {
+      proc.stdin.end();
+      await runtime.kill(spec.name).catch(() => {});
+      await Promise.race([proc.exited, sleep(10_000)]);
+      await runtime.remove(spec.name).catch(() => {});
+    },
+  };
+}
+
+/** Removes raw containers a failed run left behind. */
+export async function removeRawLeftovers(runtime: ContainerRuntime): Promise<void> {
+  for (const c of await runtime.list({ 'berth.bench': 'raw' })) await runtime.remove(c.name).catch(() => {});
+}
+
+/** Resident set size of a pid in MB, from /proc. */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+/** RSS summed over the direct children of `pid` (the attached runtime CLI processes). */
+export function childrenRssMb(pid: number): { count: number; mb: number } {
+  let count = 0;
+  let mb = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== pid) continue;
+      mb += rssMb(Number(entry));
+      count++;
+    } catch {}
+  }
+  return { count, mb };
+}
+
+/** RSS of an otherwise empty node process, the floor any node service starts from. */
+export async function emptyNodeRssMb(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+  await sleep(500);
+  const mb = rssMb(child.pid!);
+  child.kill('SIGKILL');
+  return mb;
+}
+
+export function runtimeVersion(runtime: BenchRuntime): string {
+  try {
+    return execFileSync(runtime, ['version', '--format', '{{.Client.Version}}'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
