@@ -9,6 +9,7 @@ import {
   postMessage,
   rssMb,
   startRawAgent,
+  stopSession,
 } from './support.ts';
 import { type BenchOptions, type BenchRow, median, percentile } from './table.ts';
 
@@ -57,6 +58,7 @@ export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext)
   for (let i = 0; i < repeats; i++) {
     const c = await berthColdReply(b);
     cold.berth.push(c.ms);
+    if (warm) await stopSession(b, c.sessionId);
     warm ??= c;
     cold.raw.push(await rawColdReply(runtime, image));
   }
@@ -86,6 +88,7 @@ export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext)
   } finally {
     await raw.close();
   }
+  await stopSession(b, warm!.sessionId);
   for (const p of [50, 99]) {
     rows.push({
       name: `warm round trip p${p}`,
@@ -107,6 +110,7 @@ export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext)
   const wakes = (await awaitEvents(b, burstSession, 0, 1, 'lifecycle')).events.filter(
     (e) => e.data.type === 'wake',
   ).length;
+  await stopSession(b, burstSession);
   rows.push({
     name: `${burst} concurrent posts to one asleep session → all answered`,
     berth: burstMs,
@@ -147,8 +151,8 @@ export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext)
 
   // 5. memory: the service process with the fleet still running vs an empty node process.
   const nodeRss = await emptyNodeRssMb();
-  const running = (await runtime.list({ 'berth.managed': 'true' })).filter((c) => c.running).length;
-  const cli = childrenRssMb(process.pid);
+  const running = (await runtime.list({ 'berth.install': b.installId })).filter((c) => c.running).length;
+  const cli = childrenRssMb(process.pid, runtime.name);
   rows.push(
     {
       name: 'service RSS, idle',
@@ -166,7 +170,7 @@ export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext)
       unit: 'MB',
       baselineName: 'empty node process',
       higherIsBetter: false,
-      note: `plus ${cli.count} attached CLI children: ${cli.mb.toFixed(0)} MB`,
+      note: `plus ${cli.count} attached ${runtime.name} CLI processes: ${cli.mb.toFixed(0)} MB`,
     },
   );
   return rows;

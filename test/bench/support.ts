@@ -46,6 +46,8 @@ export interface BenchServer {
   server: Server;
   url: string;
   dataDir: string;
+  /** Label value on every container this server starts. */
+  installId: string;
   api(path: string, init?: { method?: string; json?: unknown }): Promise<Response>;
   close(): Promise<void>;
 }
@@ -91,6 +93,7 @@ export async function startBerth(
     server,
     url,
     dataDir,
+    installId,
     api,
     async close() {
       await server.close();
@@ -118,6 +121,13 @@ export async function newSession(b: BenchServer, containerConfig?: Record<string
 export async function postMessage(b: BenchServer, sessionId: string, text: string): Promise<void> {
   const res = await b.api(`/v1/sessions/${sessionId}/messages`, { method: 'POST', json: { text } });
   if (res.status !== 202) throw new Error(`POST message answered ${res.status}: ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+/** Stops the session's container so later rows start from the same number of running sessions. */
+export async function stopSession(b: BenchServer, sessionId: string): Promise<void> {
+  const res = await b.api(`/v1/sessions/${sessionId}/stop`, { method: 'POST' });
+  if (res.status !== 200) throw new Error(`POST stop answered ${res.status}: ${await res.text()}`);
   await res.arrayBuffer();
 }
 
@@ -238,8 +248,8 @@ export function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-/** RSS summed over the direct children of `pid` (the attached runtime CLI processes). */
-export function childrenRssMb(pid: number): { count: number; mb: number } {
+/** RSS summed over the direct children of `pid` named `comm` (the attached runtime CLI processes). */
+export function childrenRssMb(pid: number, comm: string): { count: number; mb: number } {
   let count = 0;
   let mb = 0;
   for (const entry of readdirSync('/proc')) {
@@ -247,7 +257,7 @@ export function childrenRssMb(pid: number): { count: number; mb: number } {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== pid) continue;
+      if (ppid !== pid || readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== comm) continue;
       mb += rssMb(Number(entry));
       count++;
     } catch {}
