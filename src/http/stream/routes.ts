@@ -20,7 +20,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxFrames: 2000,
   maxBytes: 8 * 1024 * 1024,
   maxHeldRows: 10_000,
-  pageSize: 200,
+  pageSize: 500,
 };
 
 interface StreamQuery {
