@@ -6,7 +6,7 @@ import type { EventKind } from '../../src/events/event-log.ts';
 import { streamRoutes } from '../../src/http/stream/routes.ts';
 import { closeSocketsGoingAway, selectProtocol } from '../../src/http/stream/socket-server.ts';
 import { validatorCompiler } from '../../src/http/validation.ts';
-import { dbKinds } from '../support/db.ts';
+import { dbKinds, freshDatabaseUrl } from '../support/db.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 interface Frame {
@@ -423,6 +423,35 @@ describe.each(dbKinds())('session event stream over WebSocket (%s)', (dbKind) =>
       await app.close();
     }
   });
+
+  it.runIf(dbKind === 'postgres')(
+    'streams events appended on another instance sharing the database',
+    async () => {
+      const url = await freshDatabaseUrl();
+      const writer = await startTestServer(dbKind, { DATABASE_URL: url });
+      const reader = await startTestServer(dbKind, { DATABASE_URL: url });
+      try {
+        const sessionId = await newSession(writer);
+        await produce(sessionId, 100, { server: writer });
+        const remote = new Viewer(
+          `${reader.url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/stream?after=0`,
+          [],
+          {
+            headers: { authorization: `Bearer ${reader.token}` },
+          },
+        );
+        await remote.untilSeq(100);
+        let last = 100;
+        for (let round = 0; round < 10; round++) last = await produce(sessionId, 50, { server: writer });
+        await remote.untilSeq(last);
+        expect(remote.seqs).toEqual(range(1, last));
+        await remote.close();
+      } finally {
+        await reader.close();
+        await writer.close();
+      }
+    },
+  );
 
   it('closes every viewer with 1001 when the server shuts down', async () => {
     const own = await startTestServer(dbKind);
