@@ -27,6 +27,10 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // External keys may be 200 characters; Fastify's default stops path parameters at 100.
+    routerOptions: { maxParamLength: 256 },
+    // Router errors (bad percent-encoding) take the same problem+json path as everything else.
+    frameworkErrors: (err, request, reply) => sendProblem(reply, toProblem(err, request)),
     ajv: { customOptions: { removeAdditional: false } },
   });
   app.setValidatorCompiler(validatorCompiler);

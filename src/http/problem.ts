@@ -16,6 +16,7 @@ export interface Problem {
 
 // Fastify's own error codes, mapped once to berth's stable codes.
 const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+  FST_ERR_BAD_URL: { status: 400, code: 'VALIDATION_FAILED' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH' },

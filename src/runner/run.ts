@@ -111,12 +111,24 @@ export class LiveRun {
     }
   }
 
-  /** Ends the run: the reason is recorded, then the container is stopped by name. */
+  /**
+   * Ends the run: the reason is recorded, stdin is closed (the agent exits on EOF), and the container
+   * is stopped by name. A container the CLI had not created yet when the first stop ran is stopped
+   * on a later pass, so a stop never waits on a container that keeps running.
+   */
   async stop(reason: ExitReason): Promise<void> {
     this.stopReason ??= reason;
     this.#closing = true;
     this.#clearTimers();
-    await this.#deps.stopContainer(this.#timeouts.graceMs);
+    this.#proc.stdin.end();
+    const exited = this.#proc.exited.then(() => true);
+    for (let pass = 0; pass < 5; pass++) {
+      await this.#deps.stopContainer(this.#timeouts.graceMs);
+      const settle = new Promise<boolean>((resolve) =>
+        setTimeout(resolve, this.#timeouts.graceMs + 1000, false),
+      );
+      if (await Promise.race([exited, settle])) return;
+    }
   }
 
   dispose(): void {

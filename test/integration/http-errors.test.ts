@@ -632,8 +632,7 @@ describe.each(dbKinds())('bad requests (%s)', (kind) => {
     expect(await snapshot()).toEqual(before);
   });
 
-  // Known gap in buildApp: Fastify's default maxParamLength (100) refuses external keys the contract allows.
-  it.fails('accepts an external key of 200 characters, the most the contract allows', async () => {
+  it('accepts an external key of 200 characters, the most the contract allows', async () => {
     const { res } = await call(
       srv,
       'PUT',
@@ -642,8 +641,7 @@ describe.each(dbKinds())('bad requests (%s)', (kind) => {
     expect(res.status).toBe(201);
   });
 
-  // Known gap in buildApp: router errors (bad percent-encoding) bypass the problem+json error handler.
-  it.fails('answers a malformed percent-encoding with problem+json', async () => {
+  it('answers a malformed percent-encoding with problem+json', async () => {
     const { res, body } = await call(srv, 'GET', '/v1/sessions/%E0%A4%A');
     expectProblem(res, body, 400, 'VALIDATION_FAILED');
   });

@@ -41,7 +41,12 @@ describe.runIf(runtime && withPostgres)('several instances sharing one PostgreSQ
     );
     const bodies = await Promise.all(calls.map(async (c) => json<{ generation: number }>(await c, 200)));
     expect(new Set(bodies.map((x) => x.generation))).toEqual(new Set([1]));
-    expect(await a.stack.runtime!.list({ 'berth.session': sessionId })).toHaveLength(1);
+    // The answer comes once the runtime CLI is spawned; the container itself appears a moment later.
+    const containers = await until(async () => {
+      const list = await a.stack.runtime!.list({ 'berth.session': sessionId });
+      return list.length > 0 ? list : undefined;
+    });
+    expect(containers).toHaveLength(1);
   });
 
   it('delivers a message posted to the instance that does not own the container', async () => {

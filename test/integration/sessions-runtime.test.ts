@@ -62,7 +62,12 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
     );
     const bodies = await Promise.all(results.map((r) => json<{ generation: number }>(r, 200)));
     expect(new Set(bodies.map((b) => b.generation))).toEqual(new Set([1]));
-    expect(await containersOf(sessionId)).toHaveLength(1);
+    // The answer comes once the runtime CLI is spawned; the container itself appears a moment later.
+    const started = await until(async () => {
+      const list = await containersOf(sessionId);
+      return list.length > 0 ? list : undefined;
+    });
+    expect(started).toHaveLength(1);
     const session = await json<{ generation: number; status: string }>(
       await server.api(`/v1/sessions/${sessionId}`),
     );
