@@ -1,8 +1,9 @@
 import process from 'node:process';
 import { createInterface } from 'node:readline';
+import { type Frame, isValidNonce } from '../../src/runner/protocol.ts';
 import { anthropicAgent } from './anthropic.ts';
 import { echoAgent } from './echo.ts';
-import { type Frame, stdoutFrames, validNonce } from './frames.ts';
+import { stdoutFrames } from './frames.ts';
 import type { Agent, Turn } from './turn.ts';
 
 interface Inbound {
@@ -50,7 +51,7 @@ function main(): void {
   const nonce = process.env.BERTH_FRAME_NONCE;
   // Nothing started later (tools, children, !env) may learn the nonce and forge frames.
   delete process.env.BERTH_FRAME_NONCE;
-  if (!validNonce(nonce)) exit(2, 'BERTH_FRAME_NONCE is missing or not 16-128 characters of [A-Za-z0-9_-]');
+  if (!isValidNonce(nonce)) exit(2, 'BERTH_FRAME_NONCE is missing or not 16-128 characters of [A-Za-z0-9_-]');
   const mode = process.env.BERTH_AGENT || 'anthropic';
   const agent = pickAgent(mode, process.env);
   const every = heartbeatMs(process.env.BERTH_HEARTBEAT_MS);

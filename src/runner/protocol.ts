@@ -53,6 +53,15 @@ export function frameEnd(nonce: string): string {
   return `berth-frame:${nonce}>>>`;
 }
 
+export function isValidNonce(nonce: string | undefined): nonce is string {
+  return nonce !== undefined && NONCE_PATTERN.test(nonce);
+}
+
+/** Three lines in one string; JSON.stringify escapes newlines, so the payload is always exactly one line. */
+export function encodeFrame(nonce: string, frame: Frame): string {
+  return `${frameBegin(nonce)}\n${JSON.stringify(frame)}\n${frameEnd(nonce)}\n`;
+}
+
 export function encodeMessage(message: MessageInput): string {
   return `${JSON.stringify({ type: 'message', id: message.id, seq: message.seq, text: message.text })}\n`;
 }
@@ -231,8 +240,7 @@ export class FrameParser {
   private out: StdoutItem[] = [];
 
   constructor(nonce: string, limits: FrameLimits = {}) {
-    if (!NONCE_PATTERN.test(nonce))
-      throw new TypeError('frame nonce must be 16-128 characters of [A-Za-z0-9_-]');
+    if (!isValidNonce(nonce)) throw new TypeError('frame nonce must be 16-128 characters of [A-Za-z0-9_-]');
     this.begin = frameBegin(nonce);
     this.finish = frameEnd(nonce);
     this.maxLine = limits.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFrame } from '../../container/agent/frames.ts';
 import {
   encodeClose,
+  encodeFrame,
   encodeMessage,
   type Frame,
   FrameParser,
