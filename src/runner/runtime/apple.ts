@@ -1,4 +1,4 @@
-import type { Dialect } from './dialect.ts';
+import { type Dialect, labelArgs } from './dialect.ts';
 import { planEnv } from './env.ts';
 import { parseJson, record, str } from './parse.ts';
 import type { ContainerState, ContainerSummary, RunSpec } from './types.ts';
@@ -21,8 +21,7 @@ import { assertRunSpec, splitTmpfs } from './validate.ts';
  */
 function appleRunArgs(spec: RunSpec): string[] {
   assertRunSpec(spec);
-  const args = ['run', '-i', '--name', spec.name];
-  for (const key of Object.keys(spec.labels).sort()) args.push('--label', `${key}=${spec.labels[key]}`);
+  const args = ['run', '-i', '--name', spec.name, ...labelArgs(spec.labels)];
   args.push(
     '--read-only',
     '--cap-drop',
@@ -102,9 +101,7 @@ export const apple: Dialect = {
     tag,
     '-f',
     file,
-    ...Object.keys(labels)
-      .sort()
-      .flatMap((key) => ['--label', `${key}=${labels[key]}`]),
+    ...labelArgs(labels),
     contextDir,
   ],
   buildEnv: {},

@@ -8,6 +8,13 @@ export interface GatewayInfo {
   iface: string | undefined;
 }
 
+/** `--label k=v` pairs in a stable order; every supported CLI spells labels this way. */
+export function labelArgs(labels: Record<string, string>): string[] {
+  return Object.keys(labels)
+    .sort()
+    .flatMap((key) => ['--label', `${key}=${labels[key]}`]);
+}
+
 /** Everything that differs between runtime CLIs: argument shapes and output parsing. Pure. */
 export interface Dialect {
   readonly name: RuntimeName;

@@ -1,4 +1,4 @@
-import type { Dialect } from './dialect.ts';
+import { type Dialect, labelArgs } from './dialect.ts';
 import { planEnv } from './env.ts';
 import { parseJson, parseJsonLines, parseLabelString, pickState, record, str } from './parse.ts';
 import type { ContainerSummary, RunSpec } from './types.ts';
@@ -9,12 +9,6 @@ const TMPFS_DEFAULTS = 'rw,exec,nosuid,nodev,mode=1777';
 
 export function formatCpus(cpus: number): string {
   return String(Math.round(cpus * 1000) / 1000);
-}
-
-function labelArgs(labels: Record<string, string>): string[] {
-  return Object.keys(labels)
-    .sort()
-    .flatMap((key) => ['--label', `${key}=${labels[key]}`]);
 }
 
 /** docker and podman share the run syntax; differences are in output shapes and a few flags. */
