@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { createRuntime } from '../../src/runner/runtime.ts';
 import { ensureAgentImage } from '../support/image.ts';
+import { runtimeAnswers } from '../support/runtimes.ts';
 import { benchHttp } from './http.ts';
 import { benchProxy } from './proxy.ts';
 import { benchRuntime } from './runtime.ts';
@@ -18,15 +18,6 @@ import {
 } from './support.ts';
 import { type BenchOptions, type BenchRow, formatTable } from './table.ts';
 
-function answers(runtime: BenchRuntime): boolean {
-  try {
-    execFileSync(runtime, ['version'], { stdio: 'pipe', timeout: 15_000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function pickRuntime(argv: string[]): BenchRuntime {
   const i = argv.indexOf('--runtime');
   const wanted = i >= 0 ? argv[i + 1] : undefined;
@@ -34,8 +25,8 @@ function pickRuntime(argv: string[]): BenchRuntime {
     if (wanted !== 'podman' && wanted !== 'docker') throw new Error('--runtime must be podman or docker');
     return wanted;
   }
-  if (answers('podman')) return 'podman';
-  if (answers('docker')) return 'docker';
+  if (runtimeAnswers('podman')) return 'podman';
+  if (runtimeAnswers('docker')) return 'docker';
   throw new Error('neither podman nor docker answers `version`');
 }
 

@@ -1,13 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
-import { loadConfig } from '../../src/config.ts';
-import { createServer, type Server } from '../../src/server.ts';
-import { type BenchDatabase, startDatabase } from './support.ts';
+import { startService } from '../support/service.ts';
+import { type BenchDatabase, newSession, startDatabase } from './support.ts';
 import { type BenchOptions, type BenchRow, formatTable } from './table.ts';
 
 const VIEWERS = 10;
@@ -51,46 +48,15 @@ function viewer(url: string, n: number, headers: Record<string, string> = {}) {
   return { ws, opened, done, lost: () => broken };
 }
 
-async function startServer(db: BenchDatabase): Promise<{ server: Server; url: string; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-bench-stream-'));
-  const config = loadConfig({
-    BERTH_DATA_DIR: dataDir,
-    BERTH_PORT: '0',
-    BERTH_API_TOKEN: 'bench-token',
-    BERTH_LOG_LEVEL: 'silent',
-    BERTH_MOUNT_ALLOWLIST: path.join(dataDir, 'no-allowlist.json'),
-    BERTH_PROJECT_ROOT: dataDir,
-    BERTH_EVENT_RETENTION_COUNT: '10000000',
-    DATABASE_URL: db.url,
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-  });
-  const server = await createServer(config);
-  await server.app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = server.app.server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}`, dataDir };
-}
-
-async function newSession(url: string, token: string): Promise<string> {
-  const post = async (p: string, json: unknown) => {
-    const res = await fetch(`${url}${p}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(json),
-    });
-    if (res.status !== 201) throw new Error(`POST ${p} answered ${res.status}: ${await res.text()}`);
-    return (await res.json()) as { id: string };
-  };
-  const folder = `stream${Date.now().toString(36)}`;
-  const group = await post('/v1/groups', { name: folder, folder });
-  return (await post('/v1/sessions', { groupId: group.id })).id;
-}
-
 /** N stderr lines appended through the event log (stored in batches, then fanned out) to 10 live viewers. */
 async function floodBerth(db: BenchDatabase, n: number) {
-  const { server, url, dataDir } = await startServer(db);
+  const server = await startService(
+    { BERTH_EVENT_RETENTION_COUNT: '10000000', DATABASE_URL: db.url },
+    { prefix: 'berth-bench-stream-' },
+  );
+  const { url, dataDir } = server;
   try {
-    const sessionId = await newSession(url, server.apiToken);
+    const sessionId = await newSession(server);
     const wsUrl = `${url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/stream?after=0`;
     const viewers = Array.from({ length: VIEWERS }, () =>
       viewer(wsUrl, n, { authorization: `Bearer ${server.apiToken}` }),

@@ -1,19 +1,15 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import postgres from 'postgres';
 import type { TestProject } from 'vitest/node';
-import { loadConfig } from '../../src/config.ts';
 import { identities } from '../../src/runner/assemble.ts';
 import { encodeMessage, FrameParser, newFrameNonce } from '../../src/runner/protocol.ts';
 import { type ContainerRuntime, createRuntime, type RunSpec } from '../../src/runner/runtime.ts';
-import { createServer, type Server } from '../../src/server.ts';
+import type { Server } from '../../src/server.ts';
 import setupPostgres from '../support/global-setup.ts';
+import { createDatabase, startService } from '../support/service.ts';
 
 export type BenchRuntime = 'podman' | 'docker';
 
@@ -29,15 +25,9 @@ export async function startDatabase(): Promise<BenchDatabase> {
   const project = { provide: (_key: string, value: string | undefined) => (base = value) };
   const teardown = await setupPostgres(project as unknown as TestProject);
   if (!base) return { kind: 'pglite', url: undefined, close: async () => {} };
-  const name = `bench_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(base, { onnotice: () => {}, max: 1 });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
   return {
     kind: 'postgres',
-    url: url.toString(),
+    url: await createDatabase(base, 'bench'),
     close: async () => teardown?.(),
   };
 }
@@ -58,45 +48,28 @@ export async function startBerth(
   image: string,
   databaseUrl?: string,
 ): Promise<BenchServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'berth-bench-'));
-  const config = loadConfig({
-    BERTH_DATA_DIR: dataDir,
-    BERTH_PORT: '0',
-    BERTH_API_TOKEN: 'bench-token',
-    BERTH_LOG_LEVEL: 'silent',
-    BERTH_AGENT: 'echo',
-    BERTH_RUNTIME: runtime,
-    BERTH_IMAGE: image,
-    BERTH_MAX_CONTAINERS: '64',
-    BERTH_STOP_GRACE_MS: '1000',
-    BERTH_MOUNT_ALLOWLIST: path.join(dataDir, 'no-allowlist.json'),
-    BERTH_PROJECT_ROOT: dataDir,
-    DATABASE_URL: databaseUrl,
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-  });
-  const { installId } = identities(config);
-  const server = await createServer(config);
-  await server.app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = server.app.server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
-  const api = (p: string, init: { method?: string; json?: unknown } = {}) =>
-    fetch(`${url}${p}`, {
-      method: init.method ?? 'GET',
-      headers: {
-        authorization: `Bearer ${server.apiToken}`,
-        ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
-    });
+  const service = await startService(
+    {
+      BERTH_API_TOKEN: 'bench-token',
+      BERTH_AGENT: 'echo',
+      BERTH_RUNTIME: runtime,
+      BERTH_IMAGE: image,
+      BERTH_MAX_CONTAINERS: '64',
+      BERTH_STOP_GRACE_MS: '1000',
+      DATABASE_URL: databaseUrl,
+    },
+    { prefix: 'berth-bench-' },
+  );
+  const { installId } = identities(service.config);
+  const { url, dataDir, api } = service;
   return {
-    server,
+    server: service,
     url,
     dataDir,
     installId,
     api,
     async close() {
-      await server.close();
+      await service.close();
       // Session containers are kept after exit (their exit is inspected); the bench removes its own.
       const rt = createRuntime(runtime);
       for (const c of await rt.list({ 'berth.install': installId })) await rt.remove(c.name).catch(() => {});
@@ -105,7 +78,10 @@ export async function startBerth(
   };
 }
 
-export async function newSession(b: BenchServer, containerConfig?: Record<string, unknown>): Promise<string> {
+export async function newSession(
+  b: Pick<BenchServer, 'api'>,
+  containerConfig?: Record<string, unknown>,
+): Promise<string> {
   const folder = `b${randomBytes(5).toString('hex')}`;
   const g = await b.api('/v1/groups', {
     method: 'POST',

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import postgres from 'postgres';
 import { inject } from 'vitest';
 import { openStore, type Store } from '../../src/store/db.ts';
+import { createDatabase } from './service.ts';
 
 export type DbKind = 'pglite' | 'postgres';
 
@@ -40,13 +39,7 @@ export async function freshStore(kind: DbKind): Promise<Store & { url?: string }
 export async function freshDatabaseUrl(): Promise<string> {
   const base = inject('postgresUrl');
   if (!base) throw new Error('no PostgreSQL for this run');
-  const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = postgres(base, { onnotice: () => {}, max: 1 });
-  await admin.unsafe(`create database ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return url.toString();
+  return createDatabase(base);
 }
 
 export function tempDir(prefix = 'berth-test-'): string {

@@ -5,7 +5,8 @@ export type TestRuntime = 'podman' | 'docker';
 
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
 
-function works(runtime: TestRuntime): boolean {
+/** Whether the runtime's CLI answers `version` (and so its engine is up). */
+export function runtimeAnswers(runtime: TestRuntime): boolean {
   try {
     execFileSync(runtime, ['version'], { stdio: 'pipe', timeout: 15_000 });
     return true;
@@ -28,7 +29,7 @@ export function runtimesUnderTest(): TestRuntime[] {
     .filter(Boolean) as TestRuntime[];
   const out: TestRuntime[] = [];
   for (const runtime of wanted) {
-    if (!cache.has(runtime)) cache.set(runtime, works(runtime));
+    if (!cache.has(runtime)) cache.set(runtime, runtimeAnswers(runtime));
     if (cache.get(runtime)) out.push(runtime);
     else if (inCi) throw new Error(`${runtime} is required in CI but does not answer \`${runtime} info\``);
     else console.warn(`\n*** SKIPPING ${runtime} tests: \`${runtime} info\` failed on this machine ***\n`);
