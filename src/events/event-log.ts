@@ -122,14 +122,6 @@ export class EventLog {
     await this.#unlisten?.();
   }
 
-  /** Waits until everything queued so far is stored and dispatched. */
-  async drain(): Promise<void> {
-    for (const state of this.#sessions.values()) {
-      while (state.flushing || state.queue.length > 0) await new Promise((r) => setTimeout(r, 5));
-      await state.chain;
-    }
-  }
-
   #state(sessionId: string): SessionState {
     let state = this.#sessions.get(sessionId);
     if (!state) {

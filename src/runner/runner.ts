@@ -53,10 +53,6 @@ export class SessionRunner implements SessionControl {
     this.#slots = new Slots(deps.config.maxContainers);
   }
 
-  get liveCount(): number {
-    return this.#runs.size;
-  }
-
   async start(): Promise<void> {
     this.#unlisten = await this.#deps.store.listen(CONTROL_CHANNEL, (payload) => this.#onControl(payload));
     const every = Math.max(250, Math.floor(this.#deps.config.leaseMs / 3));

@@ -7,10 +7,6 @@ export class Slots {
     this.#free = size;
   }
 
-  get waiting(): number {
-    return this.#waiting.length;
-  }
-
   async acquire(): Promise<() => void> {
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((resolve) => this.#waiting.push(resolve));

@@ -1,6 +1,6 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
-import { type RunRow, runs } from './schema.ts';
+import { runs } from './schema.ts';
 import type { ExitReason } from './sessions.ts';
 
 export async function recordRunStart(
@@ -36,13 +36,4 @@ export async function recordRunEnd(
     )
     .returning({ id: runs.id });
   return rows.length > 0;
-}
-
-export async function listRuns(db: Queryable, sessionId: string, limit = 20): Promise<RunRow[]> {
-  return db
-    .select()
-    .from(runs)
-    .where(eq(runs.sessionId, sessionId))
-    .orderBy(desc(runs.generation))
-    .limit(limit);
 }
