@@ -90,23 +90,33 @@ export class EventLog {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<EventRow[]> {
-    let wake: (() => void) | undefined;
+    // `nudged` closes the window between reading and starting to wait: an event then is not missed.
+    let nudged = false;
+    let wake = () => {
+      nudged = true;
+    };
     const unsubscribe = this.subscribe(query.sessionId, (rows) => {
       if (rows.some((r) => r.seq > query.after && (!query.kinds?.length || query.kinds.includes(r.kind))))
-        wake?.();
+        wake();
     });
     try {
       const deadline = Date.now() + waitMs;
       for (;;) {
+        nudged = false;
         const rows = await this.read(query);
         const remaining = deadline - Date.now();
         if (rows.length > 0 || remaining <= 0 || signal?.aborted || this.#closed) return rows;
+        if (nudged) continue;
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, remaining);
           const done = () => {
             clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            wake = () => {
+              nudged = true;
+            };
             resolve();
           };
+          const timer = setTimeout(done, remaining);
           wake = done;
           signal?.addEventListener('abort', done, { once: true });
         });

@@ -10,13 +10,14 @@ export const parseKinds = (raw: string | undefined): EventKind[] | undefined =>
 
 export function eventRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
-    route(app, 'listEvents', async (request) => {
+    route(app, 'listEvents', async (request, reply) => {
       const { sessionId } = request.params as { sessionId: string };
       const q = request.query as { after: number; kinds?: string; limit: number; wait: number };
       await getSession(ctx.store.db, sessionId);
       const query = { sessionId, after: q.after, kinds: parseKinds(q.kinds), limit: q.limit };
       const abort = new AbortController();
-      request.raw.once('close', () => abort.abort());
+      // The response's close fires when the client goes away (the request's fires once its body is read).
+      reply.raw.once('close', () => abort.abort());
       const rows =
         q.wait > 0 ? await ctx.events.wait(query, q.wait, abort.signal) : await ctx.events.read(query);
       return { items: rows.map(presentEvent), nextAfter: rows.at(-1)?.seq ?? q.after };
