@@ -1,5 +1,5 @@
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { makeAuthCheck } from './http/auth.ts';
 import type { AppContext } from './http/context.ts';
 import { eventRoutes } from './http/events/routes.ts';
@@ -15,7 +15,7 @@ import { validatorCompiler } from './http/validation.ts';
 
 export interface BuildOptions extends AppContext {
   apiToken: string;
-  logger?: FastifyServerOptions['logger'];
+  logger?: FastifyBaseLogger;
 }
 
 export const BODY_LIMIT = 256 * 1024;
@@ -23,7 +23,7 @@ export const BODY_LIMIT = 256 * 1024;
 /** The whole HTTP application: plugins, auth and one error handler. It never listens. */
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
     forceCloseConnections: 'idle',
     return503OnClosing: true,

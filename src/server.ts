@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
@@ -18,25 +19,15 @@ export interface Server {
 }
 
 /** Composes the service: store → events → runner stack → HTTP app. Does not listen. */
-export async function createServer(
-  config: Config,
-  opts: { logger?: FastifyServerOptions['logger']; store?: Store } = {},
-): Promise<Server> {
+export async function createServer(config: Config, opts: { store?: Store } = {}): Promise<Server> {
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const { token, generated } = resolveApiToken(config);
-  const logger = opts.logger ?? { level: config.logLevel };
-  // The runner logs through Fastify's pino instance, so one logger is configured once.
-  let app: FastifyInstance | undefined;
-  const log = {
-    info: (o: object, m: string) => app?.log.info(o, m),
-    warn: (o: object, m: string) => app?.log.warn(o, m),
-    error: (o: object, m: string) => app?.log.error(o, m),
-    debug: (o: object, m: string) => app?.log.debug(o, m),
-  };
+  // One logger for the runner and Fastify, made first so start-up warnings are not lost.
+  const log = pino({ level: config.logLevel });
   const ids = identities(config);
   const events = new EventLog(store, { instanceId: ids.instanceId, log });
   const stack = await createRunnerStack(config, store, events, log, ids);
-  app = await buildApp({ config, store, events, runner: stack.runner, apiToken: token, logger });
+  const app = await buildApp({ config, store, events, runner: stack.runner, apiToken: token, logger: log });
   await events.start();
   const prune = setInterval(
     () =>
@@ -55,7 +46,7 @@ export async function createServer(
     tokenGenerated: generated,
     async close() {
       clearInterval(prune);
-      await app!.close();
+      await app.close();
       await stack.close();
       await events.close();
       await store.close();
