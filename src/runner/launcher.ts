@@ -127,7 +127,9 @@ export class Launcher {
     return token ? this.#deps.proxy?.revoke(token) : undefined;
   }
 
+  /** Asks the runtime afresh (and refreshes what wakes rely on), so a removed image shows up here. */
   async imageCheck(runtime: ContainerRuntime, image: string): Promise<Check> {
+    this.#imagesSeen.delete(`${runtime.name}:${image}`);
     return this.#requireImage(runtime, image).then(
       () => ({ ok: true, detail: image }),
       (err: Error) => ({ ok: false, detail: err.message }),
