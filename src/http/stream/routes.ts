@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
-import type { EventKind } from '../../events/event-log.ts';
 import { lastEventSeq } from '../../store/events.ts';
 import { getSession } from '../../store/sessions.ts';
 import type { AppContext } from '../context.ts';
+import { parseKinds } from '../events/routes.ts';
 import { problem, sendProblem } from '../problem.ts';
 import { socketRoute } from '../route.ts';
 import { keepalive } from './keepalive.ts';
@@ -65,7 +65,7 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
         pings.watch(socket);
         new Viewer(
           socket,
-          { sessionId, after, kinds: kinds ? (kinds.split(',') as EventKind[]) : undefined },
+          { sessionId, after, kinds: parseKinds(kinds) },
           {
             events: ctx.events,
             head: (id) => lastEventSeq(ctx.store.db, id),
