@@ -3,13 +3,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import createClient, { type Client } from 'openapi-fetch';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import type { components, paths } from '../generated/api.d.ts';
-import { expectMatchesSpec } from '../support/contract.ts';
+import type { paths } from '../generated/api.d.ts';
+import { expectMatchesSpec, type Group, type Problem } from '../support/contract.ts';
 import { dbKinds, tempDir } from '../support/db.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-
-type Problem = components['schemas']['Problem'];
-type Group = components['schemas']['Group'];
 
 const root = path.resolve(import.meta.dirname, '../..');
 const committed = path.join(root, 'test/generated/api.d.ts');

@@ -1,14 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT } from '../../src/app.ts';
 import type { components } from '../generated/api.d.ts';
-import { call, expectProblem } from '../support/contract.ts';
+import {
+  call,
+  expectProblem,
+  type Group,
+  type Message,
+  type Problem,
+  type Session,
+} from '../support/contract.ts';
 import { dbKinds } from '../support/db.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
-type Group = components['schemas']['Group'];
-type Session = components['schemas']['Session'];
-type Message = components['schemas']['Message'];
-type Problem = components['schemas']['Problem'];
 type Readiness = components['schemas']['Readiness'];
 
 const UNKNOWN_GROUP = 'grp_000000000000000000000';

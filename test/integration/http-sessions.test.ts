@@ -1,13 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { components } from '../generated/api.d.ts';
-import { call } from '../support/contract.ts';
+import { call, type Group, type Page, type Problem, type Session } from '../support/contract.ts';
 import { dbKinds } from '../support/db.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-
-type Group = components['schemas']['Group'];
-type Session = components['schemas']['Session'];
-type Page<T> = { items: T[]; nextCursor: string | null };
-type Problem = components['schemas']['Problem'];
 
 const UNKNOWN_GROUP = 'grp_000000000000000000000';
 let folders = 0;
