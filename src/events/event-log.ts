@@ -90,37 +90,32 @@ export class EventLog {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<EventRow[]> {
-    // `nudged` closes the window between reading and starting to wait: an event then is not missed.
-    let nudged = false;
-    let wake = () => {
-      nudged = true;
-    };
+    // Subscribed before the read: when the read finds nothing, every later event reaches `arrived`,
+    // in order and without gaps, so the answer needs no second read.
+    const arrived: EventRow[] = [];
+    let wake: (() => void) | undefined;
     const unsubscribe = this.subscribe(query.sessionId, (rows) => {
-      if (rows.some((r) => r.seq > query.after && (!query.kinds?.length || query.kinds.includes(r.kind))))
-        wake();
+      for (const r of rows) {
+        if (r.seq > query.after && (!query.kinds?.length || query.kinds.includes(r.kind))) arrived.push(r);
+      }
+      if (arrived.length > 0) wake?.();
     });
     try {
-      const deadline = Date.now() + waitMs;
-      for (;;) {
-        nudged = false;
-        const rows = await this.read(query);
-        const remaining = deadline - Date.now();
-        if (rows.length > 0 || remaining <= 0 || signal?.aborted || this.#closed) return rows;
-        if (nudged) continue;
+      const stored = await this.read(query);
+      if (stored.length > 0 || waitMs <= 0) return stored;
+      if (arrived.length === 0 && !signal?.aborted && !this.#closed) {
         await new Promise<void>((resolve) => {
           const done = () => {
             clearTimeout(timer);
             signal?.removeEventListener('abort', done);
-            wake = () => {
-              nudged = true;
-            };
             resolve();
           };
-          const timer = setTimeout(done, remaining);
+          const timer = setTimeout(done, waitMs);
           wake = done;
           signal?.addEventListener('abort', done, { once: true });
         });
       }
+      return arrived.slice(0, query.limit);
     } finally {
       unsubscribe();
     }

@@ -1,9 +1,13 @@
+import type { Writable } from 'node:stream';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { Queryable } from '../store/db.ts';
-import { markDelivered, pendingMessages, settleMessage } from '../store/messages.ts';
+import { settleMessage, takePending } from '../store/messages.ts';
 import type { ExitReason } from '../store/sessions.ts';
 import { encodeClose, encodeMessage, type Frame, FrameParser, LineSplitter } from './protocol.ts';
 import type { RunningContainer } from './runtime.ts';
+
+/** Messages taken from the queue per pass. */
+const DELIVERY_BATCH = 100;
 
 export interface RunTimeouts {
   idleMs: number;
@@ -35,7 +39,7 @@ export class LiveRun {
   readonly #proc: RunningContainer;
   readonly #timeouts: RunTimeouts;
   readonly #inFlight = new Set<string>();
-  #delivering = false;
+  #delivering: Promise<void> | undefined;
   #deliverAgain = false;
   #closing = false;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -78,36 +82,46 @@ export class LiveRun {
   }
 
   /** Writes every pending message to stdin; concurrent calls coalesce into one more pass. */
-  async deliver(): Promise<void> {
-    if (this.#closing) return;
+  deliver(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
     if (this.#delivering) {
       this.#deliverAgain = true;
-      return;
+      return this.#delivering;
     }
-    this.#delivering = true;
+    this.#delivering = this.#deliverPasses().finally(() => {
+      this.#delivering = undefined;
+    });
+    return this.#delivering;
+  }
+
+  /** Resolves once no delivery is under way, so the run's end requeues every message it took. */
+  async settled(): Promise<void> {
+    await this.#delivering;
+  }
+
+  async #deliverPasses(): Promise<void> {
     try {
       do {
         this.#deliverAgain = false;
-        const batch = await pendingMessages(this.#deps.db, this.sessionId);
-        if (batch.length === 0 || this.#closing) break;
-        await markDelivered(
-          this.#deps.db,
-          batch.map((m) => m.id),
-          this.generation,
-        );
+        if (this.#closing) break;
+        const batch = await takePending(this.#deps.db, {
+          sessionId: this.sessionId,
+          generation: this.generation,
+          limit: DELIVERY_BATCH,
+        });
+        if (batch.length === 0) break;
+        const { stdin } = this.#proc;
         for (const m of batch) {
+          // A closed stdin means the run is ending; its end requeues what was taken here.
+          if (stdin.destroyed || stdin.writableEnded) break;
           this.#inFlight.add(m.id);
-          if (!this.#proc.stdin.write(encodeMessage({ id: m.id, seq: m.seq, text: m.body }))) {
-            await new Promise((resolve) => this.#proc.stdin.once('drain', resolve));
-          }
+          if (!stdin.write(encodeMessage({ id: m.id, seq: m.seq, text: m.body }))) await drained(stdin);
         }
         this.#armTurn();
-        if (batch.length === 100) this.#deliverAgain = true;
+        if (batch.length === DELIVERY_BATCH) this.#deliverAgain = true;
       } while (this.#deliverAgain);
     } catch (err) {
       this.#deps.log.error({ err, sessionId: this.sessionId }, 'delivering messages failed');
-    } finally {
-      this.#delivering = false;
     }
   }
 
@@ -193,7 +207,7 @@ export class LiveRun {
     clearTimeout(this.#idleTimer);
     if (this.#closing) return;
     this.#idleTimer = setTimeout(() => {
-      if (this.#inFlight.size > 0 || this.#delivering) return this.#armIdle();
+      if (this.#inFlight.size > 0 || this.#delivering !== undefined) return this.#armIdle();
       this.#closing = true;
       this.stopReason ??= 'idle';
       this.#proc.stdin.write(encodeClose());
@@ -229,4 +243,18 @@ export class LiveRun {
     clearTimeout(this.#idleTimer);
     this.#clearTurn();
   }
+}
+
+/** Resolves when a full stdin has room again, or is gone (the container exited). */
+function drained(stdin: Writable): Promise<void> {
+  if (stdin.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      stdin.off('drain', done);
+      stdin.off('close', done);
+      resolve();
+    };
+    stdin.once('drain', done);
+    stdin.once('close', done);
+  });
 }

@@ -209,6 +209,7 @@ export class SessionRunner implements SessionControl {
     const { runtime, launcher } = this.#deps;
     const cli = await run.exited;
     run.dispose();
+    await run.settled();
     const state = await runtime!.inspect(run.containerName).catch(() => undefined);
     const exitCode = state?.exitCode ?? cli.exitCode;
     // podman on cgroups v1 never sets OOMKilled: 137 under a memory limit that berth did not cause is the OOM killer.

@@ -77,17 +77,32 @@ export async function pendingMessages(db: Queryable, sessionId: string, limit = 
     .limit(limit);
 }
 
-export async function markDelivered(db: Queryable, ids: string[], generation: number): Promise<void> {
-  if (ids.length === 0) return;
-  await db
+/**
+ * Hands the oldest pending messages to a generation in one statement: they become `delivered`
+ * (attempts + 1) and come back in seq order, ready to write to the container.
+ */
+export async function takePending(
+  db: Queryable,
+  input: { sessionId: string; generation: number; limit: number },
+): Promise<MessageRow[]> {
+  const oldest = db
+    .select({ id: messages.id })
+    .from(messages)
+    .where(and(eq(messages.sessionId, input.sessionId), eq(messages.status, 'pending')))
+    .orderBy(asc(messages.seq))
+    .limit(input.limit)
+    .for('update', { skipLocked: true });
+  const taken = await db
     .update(messages)
     .set({
       status: 'delivered',
-      deliveredGeneration: generation,
+      deliveredGeneration: input.generation,
       attempts: sql`${messages.attempts} + 1`,
       updatedAt: new Date(),
     })
-    .where(and(inArray(messages.id, ids), eq(messages.status, 'pending')));
+    .where(and(inArray(messages.id, oldest), eq(messages.status, 'pending')))
+    .returning();
+  return taken.sort((a, b) => a.seq - b.seq);
 }
 
 /** Marks a delivered message done or failed; returns false when it was not in flight (a duplicate ack). */

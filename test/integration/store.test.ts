@@ -6,10 +6,10 @@ import {
   enqueueMessage,
   getMessage,
   listMessages,
-  markDelivered,
   pendingMessages,
   requeueUnacked,
   settleMessage,
+  takePending,
 } from '../../src/store/messages.ts';
 import type { SessionRow } from '../../src/store/schema.ts';
 import { claimWake, createSession, getSession, updateRun } from '../../src/store/sessions.ts';
@@ -102,7 +102,8 @@ describe.each(dbKinds())('store (%s)', (kind) => {
       const m1 = (await enqueueMessage(store.db, { sessionId: session.id, body: 'one' })).message;
       const m2 = (await enqueueMessage(store.db, { sessionId: session.id, body: 'two' })).message;
 
-      await markDelivered(store.db, [m1.id, m2.id], 1);
+      const taken = await takePending(store.db, { sessionId: session.id, generation: 1, limit: 10 });
+      expect(taken.map((m) => m.id)).toEqual([m1.id, m2.id]);
       expect(await getMessage(store.db, session.id, m1.id)).toMatchObject({
         status: 'delivered',
         attempts: 1,
@@ -130,8 +131,9 @@ describe.each(dbKinds())('store (%s)', (kind) => {
       expect(first).toEqual({ requeued: 1, failed: [] });
       expect((await pendingMessages(store.db, session.id)).map((m) => m.id)).toEqual([m2.id]);
 
-      // Delivering a done message again is a no-op; the pending one goes out with generation 2.
-      await markDelivered(store.db, [m1.id, m2.id], 2);
+      // A done message is not taken again; the pending one goes out with generation 2.
+      const again = await takePending(store.db, { sessionId: session.id, generation: 2, limit: 10 });
+      expect(again.map((m) => m.id)).toEqual([m2.id]);
       expect(await getMessage(store.db, session.id, m1.id)).toMatchObject({ status: 'done', attempts: 1 });
       expect(await getMessage(store.db, session.id, m2.id)).toMatchObject({
         status: 'delivered',
@@ -158,8 +160,12 @@ describe.each(dbKinds())('store (%s)', (kind) => {
       const session = await newSession();
       const a = (await enqueueMessage(store.db, { sessionId: session.id, body: 'a' })).message;
       const b = (await enqueueMessage(store.db, { sessionId: session.id, body: 'b' })).message;
-      await markDelivered(store.db, [a.id], 3);
-      await markDelivered(store.db, [b.id], 4);
+      expect(await takePending(store.db, { sessionId: session.id, generation: 3, limit: 1 })).toMatchObject([
+        { id: a.id },
+      ]);
+      expect(await takePending(store.db, { sessionId: session.id, generation: 4, limit: 1 })).toMatchObject([
+        { id: b.id },
+      ]);
       const result = await requeueUnacked(store.db, {
         sessionId: session.id,
         maxAttempts: 5,
