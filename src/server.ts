@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from './app.ts';
@@ -20,6 +21,8 @@ export interface Server {
 
 /** Composes the service: store → events → runner stack → HTTP app. Does not listen. */
 export async function createServer(config: Config, opts: { store?: Store } = {}): Promise<Server> {
+  // The data dir is also the runtime CLIs' working directory, so it exists before anything runs.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const { token, generated } = resolveApiToken(config);
   // One logger for the runner and Fastify, made first so start-up warnings are not lost.

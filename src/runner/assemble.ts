@@ -55,7 +55,7 @@ export async function createRunnerStack(
   let runtime: ContainerRuntime | undefined;
   let runtimeProblem: string | undefined;
   try {
-    runtime = await detectRuntime(config.runtime, { pathEnv: config.searchPath });
+    runtime = await detectRuntime(config.runtime, { pathEnv: config.searchPath, cwd: config.dataDir });
   } catch (err) {
     runtimeProblem = (err as Error).message;
     log.warn({ problem: runtimeProblem }, 'no container runtime; sessions cannot wake');

@@ -28,6 +28,11 @@ export interface CliRuntimeOptions {
   env?: Record<string, string | undefined>;
   /** Limit for one short CLI call (inspect, ps, rm …). */
   timeoutMs?: number;
+  /**
+   * Working directory of CLI calls. podman's conmon drops an `oom` marker file into its working
+   * directory on cgroups v1, so it must not be berth's (often the project root admins see).
+   */
+  cwd?: string;
 }
 
 interface Outcome {
@@ -43,6 +48,7 @@ export class CliRuntime implements ContainerRuntime {
   readonly binary: string;
   private readonly baseEnv: Record<string, string | undefined> | undefined;
   private readonly timeoutMs: number;
+  private readonly cwd: string;
 
   constructor(
     private readonly dialect: Dialect,
@@ -52,6 +58,7 @@ export class CliRuntime implements ContainerRuntime {
     this.binary = opts.binary ?? dialect.defaultBinary;
     this.baseEnv = opts.env;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.cwd = opts.cwd ?? tmpdir();
   }
 
   runArgs(spec: RunSpec): string[] {
@@ -217,8 +224,10 @@ export class CliRuntime implements ContainerRuntime {
     return { done, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
   }
 
+  /** Environment and working directory shared by every CLI call. */
   private envOption(extra: Record<string, string>) {
-    return this.baseEnv ? { env: { ...this.baseEnv, ...extra }, extendEnv: false } : { env: extra };
+    const env = this.baseEnv ? { env: { ...this.baseEnv, ...extra }, extendEnv: false } : { env: extra };
+    return { ...env, cwd: this.cwd };
   }
 
   private missing(): RuntimeMissingError {
