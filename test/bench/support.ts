@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestProject } from 'vitest/node';
+import { WebSocket } from 'ws';
 import { identities } from '../../src/runner/assemble.ts';
 import { encodeMessage, FrameParser, newFrameNonce } from '../../src/runner/protocol.ts';
 import { type ContainerRuntime, createRuntime, type RunSpec } from '../../src/runner/runtime.ts';
@@ -141,6 +142,38 @@ export async function awaitEvents(
     cursor = page.nextAfter;
   }
   return { events, next: cursor };
+}
+
+/** Output events of a session as they arrive over the WebSocket stream, one at a time. */
+export async function streamOutputs(
+  b: BenchServer,
+  sessionId: string,
+  after: number,
+): Promise<{ next(): Promise<ApiEvent>; close(): void }> {
+  const url = `${b.url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/stream?after=${after}&kinds=output`;
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${b.server.apiToken}` } });
+  const queued: ApiEvent[] = [];
+  let waiter: ((event: ApiEvent) => void) | undefined;
+  ws.on('message', (raw) => {
+    const event = JSON.parse(String(raw)) as ApiEvent & { type: string };
+    if (event.type !== 'event') throw new Error(`stream sent ${event.type}`);
+    if (waiter) {
+      const w = waiter;
+      waiter = undefined;
+      w(event);
+    } else queued.push(event);
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return {
+    next: () => {
+      const ready = queued.shift();
+      return ready ? Promise.resolve(ready) : new Promise((resolve) => (waiter = resolve));
+    },
+    close: () => ws.close(),
+  };
 }
 
 /** A container the bench runs itself with the same hardened argv berth builds, talking NDJSON on stdin. */
