@@ -4,47 +4,53 @@ import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
 import { type MessageRow, messages, sessions } from './schema.ts';
 
+/** Carries an earlier message with the same Idempotency-Key out of (and so rolls back) the transaction. */
+class Retried {
+  constructor(readonly message: MessageRow) {}
+}
+
 /**
- * Stores an inbound message with the next per-session seq. The session row lock serialises
- * concurrent posts, so a retried Idempotency-Key returns the original instead of a duplicate.
+ * Stores an inbound message with the next per-session seq. Taking the seq locks the session row,
+ * which serialises concurrent posts, so a retried Idempotency-Key returns the original instead of a
+ * duplicate (and, rolled back, leaves no gap in the seqs).
  */
 export async function enqueueMessage(
   db: Queryable,
   input: { sessionId: string; body: string; idempotencyKey?: string | undefined },
 ): Promise<{ message: MessageRow; created: boolean }> {
-  return db.transaction(async (tx) => {
-    const [locked] = await tx
-      .select({ id: sessions.id })
-      .from(sessions)
-      .where(eq(sessions.id, input.sessionId))
-      .for('update');
-    if (!locked) throw new NotFoundError('session', input.sessionId);
-    if (input.idempotencyKey !== undefined) {
-      const [existing] = await tx
-        .select()
-        .from(messages)
-        .where(
-          and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, input.idempotencyKey)),
-        );
-      if (existing) return { message: existing, created: false };
-    }
-    const [counter] = await tx
-      .update(sessions)
-      .set({ messageSeq: sql`${sessions.messageSeq} + 1` })
-      .where(eq(sessions.id, input.sessionId))
-      .returning({ seq: sessions.messageSeq });
-    const [message] = await tx
-      .insert(messages)
-      .values({
-        id: newId('msg'),
-        sessionId: input.sessionId,
-        seq: counter!.seq,
-        idempotencyKey: input.idempotencyKey ?? null,
-        body: input.body,
-      })
-      .returning();
-    return { message: message!, created: true };
-  });
+  try {
+    return await db.transaction(async (tx) => {
+      const [counter] = await tx
+        .update(sessions)
+        .set({ messageSeq: sql`${sessions.messageSeq} + 1` })
+        .where(eq(sessions.id, input.sessionId))
+        .returning({ seq: sessions.messageSeq });
+      if (!counter) throw new NotFoundError('session', input.sessionId);
+      if (input.idempotencyKey !== undefined) {
+        const [existing] = await tx
+          .select()
+          .from(messages)
+          .where(
+            and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, input.idempotencyKey)),
+          );
+        if (existing) throw new Retried(existing);
+      }
+      const [message] = await tx
+        .insert(messages)
+        .values({
+          id: newId('msg'),
+          sessionId: input.sessionId,
+          seq: counter.seq,
+          idempotencyKey: input.idempotencyKey ?? null,
+          body: input.body,
+        })
+        .returning();
+      return { message: message!, created: true };
+    });
+  } catch (err) {
+    if (err instanceof Retried) return { message: err.message, created: false };
+    throw err;
+  }
 }
 
 export async function getMessage(db: Queryable, sessionId: string, id: string): Promise<MessageRow> {
