@@ -81,6 +81,11 @@ export class LiveRun {
     return this.#proc.exited;
   }
 
+  /** True once the run is being ended: it takes no more messages. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
   /** Writes every pending message to stdin; concurrent calls coalesce into one more pass. */
   deliver(): Promise<void> {
     if (this.#closing) return Promise.resolve();

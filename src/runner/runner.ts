@@ -72,6 +72,11 @@ export class SessionRunner implements SessionControl {
 
   messageQueued(sessionId: string): void {
     const live = this.#runs.get(sessionId);
+    if (live?.closing) {
+      // A run on its way out takes no more messages: this one goes to the next run.
+      void this.#exits.get(live)?.then(() => this.messageQueued(sessionId));
+      return;
+    }
     if (live) {
       void live.deliver();
       return;
@@ -175,7 +180,10 @@ export class SessionRunner implements SessionControl {
         {
           db: store.db,
           events: this.#deps.events,
-          stopContainer: (graceMs) => runtime.stop(launched.containerName, Math.ceil(graceMs / 1000)),
+          stopContainer: async (graceMs) => {
+            await updateRun(store.db, key, { status: 'stopping' }).catch(() => undefined);
+            await runtime.stop(launched.containerName, Math.ceil(graceMs / 1000));
+          },
           log: this.#deps.log,
         },
       );

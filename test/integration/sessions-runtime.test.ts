@@ -165,6 +165,27 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
     expect(await containersOf(sessionId)).toHaveLength(0);
   });
 
+  it('answers a message posted while the session is being stopped, in the next generation', async () => {
+    const { sessionId } = await newSession(server);
+    const busy = await post(server, sessionId, '!sleep 30000');
+    await collectEvents(server, sessionId, (e) =>
+      e.some((x) => x.kind === 'log' && String(x.data.line).includes(`id=${busy.id}`)),
+    );
+    // The agent blocks SIGTERM while sleeping, so the stop takes the whole grace period.
+    const stopping = server.api(`/v1/sessions/${sessionId}/stop`, { method: 'POST' });
+    await until(async () => {
+      const s = await json<{ status: string }>(await server.api(`/v1/sessions/${sessionId}`));
+      return s.status === 'stopping' ? s : undefined;
+    });
+    const late = await post(server, sessionId, 'posted during stop');
+    expect((await stopping).status).toBe(200);
+    const events = await collectEvents(server, sessionId, (e) =>
+      replies(e).some((r) => r.data.inReplyTo === late.id),
+    );
+    const reply = replies(events).find((r) => r.data.inReplyTo === late.id)!;
+    expect(reply).toMatchObject({ generation: 2, data: { text: 'echo: posted during stop' } });
+  });
+
   it('keeps memory bounded through a stdout and stderr flood, and keeps answering', async () => {
     const { sessionId } = await newSession(server);
     const rssBefore = process.memoryUsage().rss;
