@@ -167,7 +167,7 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
 
   it('answers a message posted while the session is being stopped, in the next generation', async () => {
     const { sessionId } = await newSession(server);
-    const busy = await post(server, sessionId, '!sleep 30000');
+    const busy = await post(server, sessionId, '!sleep 3000');
     await collectEvents(server, sessionId, (e) =>
       e.some((x) => x.kind === 'log' && String(x.data.line).includes(`id=${busy.id}`)),
     );
