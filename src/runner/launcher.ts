@@ -123,8 +123,13 @@ export class Launcher {
     }
   }
 
-  revoke(token: string | undefined): TrafficStats | undefined {
-    return token ? this.#deps.proxy?.revoke(token) : undefined;
+  revoke(token: string | undefined): void {
+    if (token) this.#deps.proxy?.revoke(token);
+  }
+
+  /** All proxy traffic of the session in this process, or undefined without a proxy. */
+  proxyUsage(sessionId: string): TrafficStats | undefined {
+    return this.#deps.proxy?.stats(sessionId);
   }
 
   /** Asks the runtime afresh (and refreshes what wakes rely on), so a removed image shows up here. */

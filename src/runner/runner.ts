@@ -8,6 +8,7 @@ import { recordRunEnd, recordRunStart } from '../store/runs.ts';
 import { addProxyUsage, claimWake, type ExitReason, updateRun } from '../store/sessions.ts';
 import type { Check, SessionControl } from './control.ts';
 import type { Launcher } from './launcher.ts';
+import type { TrafficStats } from './proxy.ts';
 import { LiveRun } from './run.ts';
 import type { ContainerRuntime } from './runtime.ts';
 import { Slots } from './slots.ts';
@@ -44,6 +45,8 @@ export class SessionRunner implements SessionControl {
   readonly #slots: Slots;
   /** Each live run's end-of-run bookkeeping, registered as soon as the run exists. */
   readonly #exits = new Map<LiveRun, Promise<void>>();
+  /** Proxy traffic per session already added to its row (the proxy counts per process, cumulatively). */
+  readonly #proxyUsageSaved = new Map<string, TrafficStats>();
   #leaseTimer: NodeJS.Timeout | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #closing = false;
@@ -224,10 +227,10 @@ export class SessionRunner implements SessionControl {
     const oom = state?.oomKilled || (state?.oomSuspected === true && run.stopReason === undefined);
     const reason: ExitReason = run.stopReason ?? (oom ? 'oom' : 'exited');
     await runtime!.remove(run.containerName).catch(() => undefined);
-    const usage = launcher.revoke(launched.grantToken);
+    launcher.revoke(launched.grantToken);
     this.#runs.delete(run.sessionId);
     release();
-    if (usage) await addProxyUsage(this.#deps.store.db, run.sessionId, usage).catch(() => undefined);
+    await this.#saveProxyUsage(run.sessionId);
     await this.#finish(
       { sessionId: run.sessionId, generation: run.generation, instanceId: this.#deps.instanceId },
       { reason, exitCode, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes },
@@ -317,7 +320,25 @@ export class SessionRunner implements SessionControl {
         { sessionId: run.sessionId, generation: run.generation, instanceId },
         { leaseMs: config.leaseMs, lastActivityAt: new Date() },
       ).catch((err) => this.#deps.log.warn({ err }, 'lease renewal failed'));
+      await this.#saveProxyUsage(run.sessionId);
     }
+  }
+
+  /** Adds the proxy traffic since the last save to the session row, so the session shows it while it runs. */
+  async #saveProxyUsage(sessionId: string): Promise<void> {
+    const now = this.#deps.launcher.proxyUsage(sessionId);
+    if (!now) return;
+    const before = this.#proxyUsageSaved.get(sessionId) ?? { requests: 0, bytesIn: 0, bytesOut: 0 };
+    const delta = {
+      requests: now.requests - before.requests,
+      bytesIn: now.bytesIn - before.bytesIn,
+      bytesOut: now.bytesOut - before.bytesOut,
+    };
+    if (delta.requests === 0 && delta.bytesIn === 0 && delta.bytesOut === 0) return;
+    this.#proxyUsageSaved.set(sessionId, now);
+    await addProxyUsage(this.#deps.store.db, sessionId, delta).catch((err) =>
+      this.#deps.log.warn({ err, sessionId }, 'saving proxy usage failed'),
+    );
   }
 
   #onControl(payload: string): void {

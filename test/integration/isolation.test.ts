@@ -7,7 +7,7 @@ import { type FakeModel, startFakeModel } from '../support/fake-model.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { collectEvents, lifecycle, newSession, post, replies } from '../support/sessions.ts';
+import { collectEvents, lifecycle, newSession, post, replies, until } from '../support/sessions.ts';
 
 const REAL_KEY = 'sk-ant-real-key-never-in-a-container';
 
@@ -49,6 +49,7 @@ describe.each(runtimesUnderTest())('what an agent can reach on %s', (runtime) =>
       BERTH_IMAGE: image,
       BERTH_AGENT: 'echo',
       BERTH_STOP_GRACE_MS: '1000',
+      BERTH_LEASE_MS: '1500',
       BERTH_PROXY_UPSTREAM: model.url,
       ANTHROPIC_API_KEY: REAL_KEY,
       BERTH_MOUNT_ALLOWLIST: allowlist,
@@ -89,13 +90,19 @@ describe.each(runtimesUnderTest())('what an agent can reach on %s', (runtime) =>
     expect(environ).toContain('ANTHROPIC_API_KEY=berth-ph-');
     expect(environ).not.toContain(REAL_KEY);
 
-    const session = (await (await server.api(`/v1/sessions/${sessionId}`)).json()) as { proxyUsage: unknown };
+    type Usage = { proxyUsage: { requests: number; bytesIn: number; bytesOut: number } };
+    // Saved while the run lives (with each lease renewal), not only when it ends.
+    const running = await until(async () => {
+      const s = (await (await server.api(`/v1/sessions/${sessionId}`)).json()) as Usage & { status: string };
+      return s.proxyUsage.requests > 0 ? s : undefined;
+    });
+    expect(running.status).toBe('running');
+    expect(running.proxyUsage.requests).toBe(1);
+    expect(running.proxyUsage.bytesIn).toBeGreaterThan(0);
+    expect(running.proxyUsage.bytesOut).toBeGreaterThan(0);
     await server.api(`/v1/sessions/${sessionId}/stop`, { method: 'POST' });
-    const after = (await (await server.api(`/v1/sessions/${sessionId}`)).json()) as {
-      proxyUsage: { requests: number };
-    };
-    expect(session).toHaveProperty('proxyUsage');
-    expect(after.proxyUsage.requests).toBeGreaterThanOrEqual(1);
+    const after = (await (await server.api(`/v1/sessions/${sessionId}`)).json()) as Usage;
+    expect(after.proxyUsage).toEqual(running.proxyUsage);
   });
 
   it('a revoked placeholder is refused after its run ends', async () => {
