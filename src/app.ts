@@ -5,6 +5,7 @@ import type { AppContext } from './http/context.ts';
 import { eventRoutes } from './http/events/routes.ts';
 import { groupRoutes } from './http/groups/routes.ts';
 import { healthRoutes } from './http/health/routes.ts';
+import { imageRoutes } from './http/images/routes.ts';
 import { messageRoutes } from './http/messages/routes.ts';
 import { mountRoutes, validateGroupContainerConfig } from './http/mounts/routes.ts';
 import { problem, sendProblem, toProblem } from './http/problem.ts';
@@ -39,6 +40,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     store: opts.store,
     events: opts.events,
     runner: opts.runner,
+    images: opts.images,
   };
   const checkAuth = makeAuthCheck(opts.apiToken);
 
@@ -69,5 +71,6 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(eventRoutes(ctx));
   await app.register(streamRoutes(ctx));
   await app.register(mountRoutes(ctx));
+  await app.register(imageRoutes(ctx));
   return app;
 }

@@ -38,6 +38,7 @@ export interface Config {
   containerMemoryMb: number;
   containerCpus: number;
   containerPids: number;
+  buildTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   timezone: string;
   searchPath: string;
@@ -288,6 +289,12 @@ export const fields = [
     env: 'BERTH_CONTAINER_PIDS',
     parse: int(256, 8, 1_000_000),
     doc: 'Process limit per container, and the ceiling for group settings.',
+  },
+  {
+    key: 'buildTimeoutMs',
+    env: 'BERTH_BUILD_TIMEOUT_MS',
+    parse: int(15 * MINUTE, 1000, 24 * 60 * MINUTE),
+    doc: 'Time limit for a group image build.',
   },
   {
     key: 'logLevel',

@@ -30,7 +30,15 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
   const ids = identities(config);
   const events = new EventLog(store, { instanceId: ids.instanceId, log });
   const stack = await createRunnerStack(config, store, events, log, ids);
-  const app = await buildApp({ config, store, events, runner: stack.runner, apiToken: token, logger: log });
+  const app = await buildApp({
+    config,
+    store,
+    events,
+    runner: stack.runner,
+    images: stack.images,
+    apiToken: token,
+    logger: log,
+  });
   await events.start();
   const prune = setInterval(
     () =>

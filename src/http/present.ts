@@ -1,4 +1,4 @@
-import type { EventRow, GroupRow, MessageRow, SessionRow } from '../store/schema.ts';
+import type { EventRow, GroupRow, ImageBuildRow, MessageRow, SessionRow } from '../store/schema.ts';
 
 // Rows become API objects here, and only here, so the contract has one translation.
 export const presentGroup = (g: GroupRow) => ({
@@ -45,4 +45,19 @@ export const presentEvent = (e: EventRow) => ({
   generation: e.generation,
   time: e.time.toISOString(),
   data: e.data,
+});
+
+export const presentImageBuild = (b: ImageBuildRow, now = new Date()) => ({
+  id: b.id,
+  groupId: b.groupId,
+  status: b.status,
+  tag: b.tag,
+  packages: b.packages,
+  reused: b.reused,
+  error: b.error,
+  outputTail: b.outputTail,
+  durationMs: b.startedAt ? (b.finishedAt ?? now).getTime() - b.startedAt.getTime() : null,
+  createdAt: b.createdAt.toISOString(),
+  startedAt: b.startedAt?.toISOString() ?? null,
+  finishedAt: b.finishedAt?.toISOString() ?? null,
 });

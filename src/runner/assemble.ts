@@ -5,6 +5,7 @@ import type { EventLog } from '../events/event-log.ts';
 import type { Store } from '../store/db.ts';
 import { detectHostFacts, type ProxyBindPlan, planProxyBind } from './bridge.ts';
 import { createCredentialSource } from './credentials.ts';
+import { ImageBuilder } from './images/builder.ts';
 import { Launcher } from './launcher.ts';
 import { type CredentialProxy, createCredentialProxy } from './proxy.ts';
 import { Reconciler } from './reconciler.ts';
@@ -23,6 +24,7 @@ export interface RunnerStack {
   runtime: ContainerRuntime | undefined;
   proxy: CredentialProxy | undefined;
   reconciler: Reconciler | undefined;
+  images: ImageBuilder;
   instanceId: string;
   installId: string;
   close(): Promise<void>;
@@ -120,6 +122,19 @@ export async function createRunnerStack(
     log,
   });
   await runner.start();
+  const isPredecessor = (id: string) => id.startsWith(`${hostKey}-`) && id !== instanceId;
+  const images = new ImageBuilder({
+    store,
+    runtime,
+    ...(runtimeProblem ? { runtimeProblem } : {}),
+    baseImage: config.image,
+    installId,
+    instanceId,
+    timeoutMs: config.buildTimeoutMs,
+    searchPath: config.searchPath,
+    log,
+  });
+  await images.recover(isPredecessor);
   const reconciler = runtime
     ? new Reconciler({
         store,
@@ -127,7 +142,7 @@ export async function createRunnerStack(
         runner,
         installId,
         instanceId,
-        isPredecessor: (id) => id.startsWith(`${hostKey}-`) && id !== instanceId,
+        isPredecessor,
         log,
       })
     : undefined;
@@ -140,10 +155,12 @@ export async function createRunnerStack(
     runtime,
     proxy,
     reconciler,
+    images,
     instanceId,
     installId,
     async close() {
       await reconciler?.stop();
+      await images.close();
       await runner.close();
       await proxy?.close();
       credentials.close();

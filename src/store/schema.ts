@@ -1,6 +1,8 @@
+import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   index,
   integer,
   jsonb,
@@ -135,8 +137,42 @@ export const runs = pgTable(
   (t) => [uniqueIndex('runs_session_generation').on(t.sessionId, t.generation)],
 );
 
+export interface ImagePackages {
+  apt: string[];
+  npm: string[];
+}
+
+export const imageBuilds = pgTable(
+  'image_builds',
+  {
+    id: text().primaryKey(),
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    status: text({ enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] })
+      .notNull()
+      .default('queued'),
+    tag: text().notNull(),
+    packages: jsonb().$type<ImagePackages>().notNull(),
+    /** True when an identical image already existed and nothing was built. */
+    reused: boolean().notNull().default(false),
+    ownerInstance: text().notNull(),
+    error: text(),
+    outputTail: text().notNull().default(''),
+    createdAt: now(),
+    startedAt: timestamp({ withTimezone: true, mode: 'date' }),
+    finishedAt: timestamp({ withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    // One build in flight per group, enforced by the database across instances.
+    uniqueIndex('image_builds_one_active').on(t.groupId).where(sql`${t.status} in ('queued', 'running')`),
+    index('image_builds_group_created').on(t.groupId, t.createdAt),
+  ],
+);
+
 export type GroupRow = typeof groups.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type RunRow = typeof runs.$inferSelect;
+export type ImageBuildRow = typeof imageBuilds.$inferSelect;

@@ -77,6 +77,58 @@ export interface paths {
         patch: operations["updateGroup"];
         trace?: never;
     };
+    "/v1/groups/{groupId}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Build the group's agent image with extra packages, on top of the base agent image.
+         * @description Every name is checked first (400 `VALIDATION_FAILED` lists each bad one). The image is tagged
+         *     `berth-group-<folder>:<hash>` from the base image id and the sorted package lists: when that
+         *     image exists already, the group is pointed at it at once (200, a `succeeded` build with
+         *     `reused: true`); otherwise a build is queued (202) and, when it succeeds, the group's
+         *     `containerConfig.image` becomes the tag, used from the next wake. A failed build keeps the
+         *     previous image. On the offline base (FROM scratch, no apt or npm inside) apt packages are
+         *     refused with 400 `IMAGE_APT_UNSUPPORTED`, and npm packages are installed on the host with
+         *     `--ignore-scripts` and copied to /opt/berth/node_modules (NODE_PATH points there). One build
+         *     per group at a time: 409 `IMAGE_BUILD_IN_PROGRESS`.
+         */
+        post: operations["buildGroupImage"];
+        /** Point the group back at the base agent image (from the next wake); built images are kept. */
+        delete: operations["clearGroupImage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{groupId}/image/builds/{buildId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+                buildId: components["parameters"]["BuildId"];
+            };
+            cookie?: never;
+        };
+        /** A build of the group's image, with its duration and the tail of its output. */
+        get: operations["getImageBuild"];
+        put?: never;
+        post?: never;
+        /** Cancel a queued or running build; answers once it has stopped and its partial image is removed. */
+        delete: operations["cancelImageBuild"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups/{groupId}/sessions/by-key/{externalKey}": {
         parameters: {
             query?: never;
@@ -362,6 +414,42 @@ export interface components {
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
         };
+        /**
+         * @description At least one package. apt: Debian names (`^[a-z0-9][a-z0-9+.-]{1,62}$`). npm: a name,
+         *     optionally scoped, with an optional exact version (`is-number@7.0.0`); no ranges, tags,
+         *     URLs, paths or git. The service checks each name and lists every bad one.
+         */
+        ImageBuildRequest: {
+            /** @default [] */
+            apt: string[];
+            /** @default [] */
+            npm: string[];
+        };
+        ImagePackages: {
+            apt: string[];
+            npm: string[];
+        };
+        ImageBuild: {
+            id: components["schemas"]["Id"];
+            groupId: components["schemas"]["Id"];
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+            /** @description `berth-group-<folder>:<first 16 hex of sha256(base image id, sorted apt, sorted npm)>`. */
+            tag: string;
+            /** @description The requested packages, sorted and without duplicates. */
+            packages: components["schemas"]["ImagePackages"];
+            /** @description True when an identical image existed and nothing was built. */
+            reused: boolean;
+            /** @description Why the build failed or was cancelled. */
+            error: string | null;
+            /** @description The last 64 KiB of the build's output (updated about once a second while running). */
+            outputTail: string;
+            /** @description Time from start to end (or to now while running); null before it starts. */
+            durationMs: number | null;
+            createdAt: components["schemas"]["Timestamp"];
+            startedAt: components["schemas"]["Timestamp"] | null;
+            finishedAt: components["schemas"]["Timestamp"] | null;
+        };
         SessionCreate: {
             groupId: components["schemas"]["Id"];
             externalKey?: components["schemas"]["ExternalKey"];
@@ -572,6 +660,7 @@ export interface components {
     parameters: {
         GroupId: components["schemas"]["Id"];
         SessionId: components["schemas"]["Id"];
+        BuildId: components["schemas"]["Id"];
         /** @description The `nextCursor` of the previous page. */
         Cursor: components["schemas"]["Id"];
         Limit: number;
@@ -773,6 +862,126 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    buildGroupImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageBuildRequest"];
+            };
+        };
+        responses: {
+            /** @description An identical image exists; the group now uses it and nothing was built. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            /** @description The build is queued; poll it at the `Location`. */
+            202: {
+                headers: {
+                    /** @description The build's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    clearGroupImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group uses the base image. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getImageBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+                buildId: components["parameters"]["BuildId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The build. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    cancelImageBuild: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+                buildId: components["parameters"]["BuildId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The build, now `cancelled`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageBuild"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
         };
     };
     ensureSession: {

@@ -392,7 +392,13 @@ describe.each(dbKinds())('session event stream over WebSocket (%s)', (dbKind) =>
       options: { handleProtocols: selectProtocol },
       preClose: closeSocketsGoingAway,
     });
-    const ctx = { config: srv.config, store: srv.store, events: srv.events, runner: srv.stack.runner };
+    const ctx = {
+      config: srv.config,
+      store: srv.store,
+      events: srv.events,
+      runner: srv.stack.runner,
+      images: srv.stack.images,
+    };
     await app.register(streamRoutes(ctx, { pingIntervalMs: 50 }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     try {

@@ -10,6 +10,7 @@ export type Group = components['schemas']['Group'];
 export type Session = components['schemas']['Session'];
 export type Message = components['schemas']['Message'];
 export type Problem = components['schemas']['Problem'];
+export type ImageBuild = components['schemas']['ImageBuild'];
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
 type JsonObject = Record<string, unknown>;

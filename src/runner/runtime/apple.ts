@@ -95,6 +95,13 @@ export const apple: Dialect = {
     const image = snapshots(stdout)[0];
     return image ? str(record(image.index).digest) || undefined : undefined;
   },
+  imageLabelsArgs: (tag) => ['image', 'inspect', tag],
+  // The image config of the first variant, as the OCI image spec lays it out.
+  parseImageLabels: (stdout) => {
+    const variant = record((record(snapshots(stdout)[0]).variants as unknown[] | undefined)?.[0]);
+    const labels = record(record(record(variant.config).config).Labels);
+    return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, str(v)]));
+  },
   buildArgs: ({ tag, file, contextDir, labels }) => [
     'build',
     '-t',

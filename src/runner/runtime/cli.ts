@@ -143,6 +143,14 @@ export class CliRuntime implements ContainerRuntime {
     throw r.fail();
   }
 
+  async imageLabels(tag: string): Promise<Record<string, string> | undefined> {
+    assertImageRef(tag);
+    const r = await this.exec(this.dialect.imageLabelsArgs(tag));
+    if (r.ok) return this.dialect.parseImageLabels(r.stdout);
+    if (this.dialect.isNotFound(r.stderr)) return undefined;
+    throw r.fail();
+  }
+
   async removeImage(tag: string): Promise<void> {
     assertImageRef(tag);
     const r = await this.exec(this.dialect.removeImageArgs(tag));

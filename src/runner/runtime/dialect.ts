@@ -31,6 +31,8 @@ export interface Dialect {
   parseList(stdout: string): ContainerSummary[];
   imageIdArgs(tag: string): string[];
   parseImageId(stdout: string): string | undefined;
+  imageLabelsArgs(tag: string): string[];
+  parseImageLabels(stdout: string): Record<string, string>;
   buildArgs(opts: {
     tag: string;
     file: string;

@@ -80,6 +80,9 @@ const ociCommon = {
   },
   imageIdArgs: (tag: string) => ['image', 'inspect', '--format', '{{.Id}}', tag],
   parseImageId: (stdout: string) => stdout.trim() || undefined,
+  imageLabelsArgs: (tag: string) => ['image', 'inspect', '--format', '{{json .Config.Labels}}', tag],
+  parseImageLabels: (stdout: string) =>
+    Object.fromEntries(Object.entries(record(parseJson(stdout))).map(([k, v]) => [k, str(v)])),
   removeImageArgs: (tag: string) => ['image', 'rm', tag],
   isNotFound: (stderr: string) => NOT_FOUND.test(stderr),
   isNotRunning: (stderr: string) =>

@@ -105,6 +105,8 @@ export interface ContainerRuntime {
   remove(name: string): Promise<void>;
   list(labels: Record<string, string>): Promise<ContainerSummary[]>;
   imageId(tag: string): Promise<string | undefined>;
+  /** The image's labels; undefined when the image does not exist. */
+  imageLabels(tag: string): Promise<Record<string, string> | undefined>;
   build(opts: BuildOptions): BuildProcess;
   removeImage(tag: string): Promise<void>;
   bridgeGateway(): Promise<string | undefined>;
