@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createImageBuild, getImageBuild, markBuildRunning } from '../../src/store/image-builds.ts';
 import { call, expectProblem, type Group, type ImageBuild } from '../support/contract.ts';
+import { tempDir } from '../support/db.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { startService } from '../support/service.ts';
 import { collectEvents, lifecycle, newSession, post, replies, until } from '../support/sessions.ts';
 
 const PACKAGE = 'is-number@7.0.0';
@@ -146,5 +149,52 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     expectProblem(unknown.res, unknown.body, 404, 'GROUP_NOT_FOUND');
     const noBuild = await call(server, 'GET', `/v1/groups/${groupId}/image/builds/bld_000000000000000000000`);
     expectProblem(noBuild.res, noBuild.body, 404, 'IMAGE_BUILD_NOT_FOUND');
+  });
+});
+
+describe('image builds across a restart', () => {
+  it("marks builds a dead predecessor left running as failed, and leaves other hosts' builds alone", async () => {
+    const dataDir = tempDir('berth-image-restart-');
+    const env = { BERTH_DATA_DIR: dataDir, BERTH_RUNTIME: 'container' as const };
+    const first = await startService(env);
+    const packages = { apt: [], npm: [PACKAGE] };
+    const [mine, theirs] = await Promise.all(
+      ['a', 'b'].map(async (folder) => {
+        const g = await call<Group>(first, 'POST', '/v1/groups', { json: { name: folder, folder } });
+        return g.body.id;
+      }),
+    );
+    const orphan = await createImageBuild(first.store.db, {
+      groupId: mine!,
+      tag: 'berth-group-a:0000000000000000',
+      packages,
+      ownerInstance: first.stack.instanceId,
+    });
+    await markBuildRunning(first.store.db, orphan.id);
+    const elsewhere = await createImageBuild(first.store.db, {
+      groupId: theirs!,
+      tag: 'berth-group-b:0000000000000000',
+      packages,
+      ownerInstance: 'otherhost0-00000000',
+    });
+    await first.close();
+
+    const second = await startService(env);
+    try {
+      expect(await getImageBuild(second.store.db, mine!, orphan.id)).toMatchObject({
+        status: 'failed',
+        error: 'interrupted by restart',
+      });
+      expect((await getImageBuild(second.store.db, theirs!, elsewhere.id)).status).toBe('queued');
+      const { res, body } = await call<ImageBuild>(
+        second,
+        'GET',
+        `/v1/groups/${mine}/image/builds/${orphan.id}`,
+      );
+      expect(res.status).toBe(200);
+      expect(body.finishedAt).not.toBeNull();
+    } finally {
+      await second.close();
+    }
   });
 });
