@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { AppError } from '../errors.ts';
+import { problem, sendProblem } from './problem.ts';
 import { type Operation, operations } from './spec.ts';
 
 let cached: Map<string, Operation> | undefined;
@@ -59,6 +60,19 @@ export function socketRoute(
     wsHandler: (socket, request) => handlers.socket(socket, request),
   });
 }
+
+/** The plain-HTTP answer of a WebSocket operation. */
+export const upgradeRequired: Handler = async (_request, reply) => {
+  reply.header('upgrade', 'websocket');
+  return sendProblem(
+    reply,
+    problem(
+      426,
+      'UPGRADE_REQUIRED',
+      'this endpoint is a WebSocket; connect with an Upgrade: websocket request',
+    ),
+  );
+};
 
 export interface Page<T> {
   items: T[];

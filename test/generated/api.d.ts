@@ -129,6 +129,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/groups/{groupId}/image/builds/{buildId}/output": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+                buildId: components["parameters"]["BuildId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A build's output live over WebSocket, from the retained tail on.
+         * @description Upgrade to a WebSocket (`Upgrade: websocket`; authentication as for the event stream,
+         *     including the `access_token` query and `bearer.<token>` subprotocol fallbacks). The server
+         *     sends the retained tail of the output (the last 64 KiB), then each new line as the build
+         *     writes it, then one `end` frame with the build's final status, and closes with 1000.
+         *     Every frame is a JSON text message (see `BuildOutputFrame`). A build that already ended
+         *     answers with its stored tail and its `end` frame at once. A build running on another
+         *     instance sends its stored tail and closes with 1013 (try again later, or poll
+         *     `GET …/builds/{buildId}`). A viewer more than 4 MiB behind is closed with 4008.
+         */
+        get: operations["streamImageBuildOutput"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups/{groupId}/sessions/by-key/{externalKey}": {
         parameters: {
             query?: never;
@@ -428,6 +458,18 @@ export interface components {
         ImagePackages: {
             apt: string[];
             npm: string[];
+        };
+        /** @description One WebSocket message of a build's output stream. */
+        BuildOutputFrame: {
+            /** @constant */
+            type: "line";
+            line: string;
+        } | {
+            /** @constant */
+            type: "end";
+            /** @enum {string} */
+            status: "succeeded" | "failed" | "cancelled";
+            error: string | null;
         };
         ImageBuild: {
             id: components["schemas"]["Id"];
@@ -982,6 +1024,47 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+        };
+    };
+    streamImageBuildOutput: {
+        parameters: {
+            query?: {
+                /** @description The API token, for clients that cannot send an Authorization header. */
+                access_token?: string;
+            };
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+                buildId: components["parameters"]["BuildId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description Switching to the WebSocket protocol. The content below describes each WebSocket
+             *     message (a JSON text), not an HTTP body.
+             */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BuildOutputFrame"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description A plain HTTP request; this endpoint needs `Upgrade: websocket`. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     ensureSession: {

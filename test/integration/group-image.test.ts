@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { createImageBuild, getImageBuild, markBuildRunning } from '../../src/store/image-builds.ts';
 import { call, expectProblem, type Group, type ImageBuild } from '../support/contract.ts';
 import { tempDir } from '../support/db.ts';
@@ -34,6 +35,22 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
       return body.status === 'queued' || body.status === 'running' ? undefined : body;
     }, 240_000);
 
+  /** Every frame of a build's output stream until the server closes it. */
+  const watchOutput = (groupId: string, buildId: string) =>
+    new Promise<{
+      frames: Array<{ type: string; line?: string; status?: string; error?: string | null }>;
+      code: number;
+    }>((resolve, reject) => {
+      const ws = new WebSocket(
+        `${server.url.replace(/^http/, 'ws')}/v1/groups/${groupId}/image/builds/${buildId}/output`,
+        { headers: { authorization: `Bearer ${server.token}` } },
+      );
+      const frames: Array<{ type: string; line?: string; status?: string; error?: string | null }> = [];
+      ws.on('message', (raw) => frames.push(JSON.parse(String(raw))));
+      ws.on('close', (code) => resolve({ frames, code }));
+      ws.on('error', reject);
+    });
+
   beforeAll(async () => {
     const image = await ensureAgentImage(runtime);
     server = await startTestServer('pglite', {
@@ -58,7 +75,17 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     expect(started.body.tag).toMatch(/^berth-group-g[a-z0-9]+:[0-9a-f]{16}$/);
     built.add(started.body.tag);
 
+    const live = watchOutput(groupId, started.body.id);
     const done = await settled(groupId, started.body.id);
+    const watched = await live;
+    expect(watched.code).toBe(1000);
+    expect(watched.frames.at(-1)).toEqual({ type: 'end', status: 'succeeded', error: null });
+    const lines = watched.frames.filter((f) => f.type === 'line').map((f) => f.line);
+    expect(lines.some((l) => l?.startsWith('$ npm install') && l.includes(PACKAGE))).toBe(true);
+    expect(`${lines.join('\n')}\n`).toBe(done.outputTail);
+    // An ended build answers with its stored tail and its end at once.
+    const later = await watchOutput(groupId, started.body.id);
+    expect(later.frames).toEqual(watched.frames);
     expect(done, done.outputTail).toMatchObject({ status: 'succeeded', error: null, reused: false });
     expect(done.durationMs).toBeGreaterThanOrEqual(0);
     expect(done.outputTail).toContain('npm install');

@@ -4,8 +4,7 @@ import { lastEventSeq } from '../../store/events.ts';
 import { getSession } from '../../store/sessions.ts';
 import type { AppContext } from '../context.ts';
 import { parseKinds } from '../events/routes.ts';
-import { problem, sendProblem } from '../problem.ts';
-import { socketRoute } from '../route.ts';
+import { socketRoute, upgradeRequired } from '../route.ts';
 import { keepalive } from './keepalive.ts';
 import { type StreamLimits, Viewer } from './viewer.ts';
 
@@ -48,17 +47,7 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
             `after=${after} is past the session's last event (${session.eventSeq})`,
           );
       },
-      async http(_request, reply) {
-        reply.header('upgrade', 'websocket');
-        return sendProblem(
-          reply,
-          problem(
-            426,
-            'UPGRADE_REQUIRED',
-            'this endpoint is a WebSocket; connect with an Upgrade: websocket request',
-          ),
-        );
-      },
+      http: upgradeRequired,
       socket(socket, request) {
         const { sessionId } = request.params as { sessionId: string };
         const { after, kinds } = request.query as StreamQuery;

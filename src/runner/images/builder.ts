@@ -18,6 +18,7 @@ import {
 import type { ImageBuildRow } from '../../store/schema.ts';
 import type { ContainerRuntime } from '../runtime.ts';
 import { type BaseKind, baseKindOf, containerfile, imageTag } from './containerfile.ts';
+import { BuildOutput } from './output.ts';
 import { AptUnsupportedError, type PackageRequest, validatePackages } from './validate.ts';
 
 interface Logger {
@@ -39,8 +40,6 @@ export interface ImageBuilderDeps {
   log: Logger;
 }
 
-/** How much build output is kept per build. */
-export const OUTPUT_TAIL_BYTES = 64 * 1024;
 const FLUSH_MS = 1000;
 
 interface Active {
@@ -48,15 +47,7 @@ interface Active {
   /** Why the build was aborted: a DELETE, the build timeout or the service closing. */
   reason?: 'cancelled' | 'timeout' | 'shutdown';
   done: Promise<void>;
-}
-
-/** Bounded output: only the last OUTPUT_TAIL_BYTES characters survive. */
-class Tail {
-  text = '';
-  push(line: string): void {
-    this.text += `${line}\n`;
-    if (this.text.length > OUTPUT_TAIL_BYTES) this.text = this.text.slice(-OUTPUT_TAIL_BYTES);
-  }
+  output: BuildOutput;
 }
 
 /**
@@ -108,13 +99,18 @@ export class ImageBuilder {
     }
     const build = await createImageBuild(db, row);
     const controller = new AbortController();
-    const active: Active = { controller, done: Promise.resolve() };
+    const active: Active = { controller, done: Promise.resolve(), output: new BuildOutput() };
     active.done = this.#run(build, kind, runtime, active).catch((err) =>
       this.#deps.log.warn({ err, buildId: build.id }, 'image build bookkeeping failed'),
     );
     this.#active.set(build.id, active);
     void active.done.finally(() => this.#active.delete(build.id));
     return { build, reused: false };
+  }
+
+  /** The live output of a build this instance is running, for viewers; undefined otherwise. */
+  output(buildId: string): BuildOutput | undefined {
+    return this.#active.get(buildId)?.output;
   }
 
   get(groupId: string, buildId: string): Promise<ImageBuildRow> {
@@ -169,7 +165,7 @@ export class ImageBuilder {
       active.reason ??= 'timeout';
       active.controller.abort();
     }, this.#deps.timeoutMs);
-    const tail = new Tail();
+    const tail = active.output;
     let flushed = '';
     const flush = setInterval(() => {
       if (tail.text === flushed) return;
@@ -199,6 +195,7 @@ export class ImageBuilder {
         if (await finishImageBuild(tx, build.id, { status: 'succeeded', outputTail: tail.text }))
           await setGroupImage(tx, build.groupId, build.tag);
       });
+      tail.end({ status: 'succeeded', error: null });
       this.#deps.log.info({ buildId: build.id, tag: build.tag }, 'group image built');
     } catch (err) {
       const reason = active.reason;
@@ -210,11 +207,9 @@ export class ImageBuilder {
             : reason === 'shutdown'
               ? 'interrupted by shutdown'
               : (err as Error).message;
-      await finishImageBuild(db, build.id, {
-        status: reason === 'cancelled' ? 'cancelled' : 'failed',
-        error,
-        outputTail: tail.text,
-      });
+      const status = reason === 'cancelled' ? 'cancelled' : 'failed';
+      await finishImageBuild(db, build.id, { status, error, outputTail: tail.text });
+      tail.end({ status, error });
       // A partial image must not be mistaken for a finished one by the next identical request.
       await runtime.removeImage(build.tag).catch(() => {});
     } finally {
@@ -225,7 +220,7 @@ export class ImageBuilder {
   }
 
   /** The offline base has no npm inside: packages are installed on the host into the build context. */
-  async #npmInstall(context: string, names: string[], signal: AbortSignal, tail: Tail): Promise<void> {
+  async #npmInstall(context: string, names: string[], signal: AbortSignal, tail: BuildOutput): Promise<void> {
     const args = [
       'install',
       '--prefix',
