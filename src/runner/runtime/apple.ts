@@ -1,4 +1,4 @@
-import { type Dialect, labelArgs } from './dialect.ts';
+import { buildArgsWith, type Dialect, labelArgs } from './dialect.ts';
 import { planEnv } from './env.ts';
 import { parseJson, record, str } from './parse.ts';
 import type { ContainerState, ContainerSummary, RunSpec } from './types.ts';
@@ -102,15 +102,7 @@ export const apple: Dialect = {
     const labels = record(record(record(variant.config).config).Labels);
     return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, str(v)]));
   },
-  buildArgs: ({ tag, file, contextDir, labels }) => [
-    'build',
-    '-t',
-    tag,
-    '-f',
-    file,
-    ...labelArgs(labels),
-    contextDir,
-  ],
+  buildArgs: buildArgsWith(),
   buildEnv: {},
   removeImageArgs: (tag) => ['image', 'delete', tag],
   versionArgs: ['--version'],

@@ -15,6 +15,27 @@ export function labelArgs(labels: Record<string, string>): string[] {
     .flatMap((key) => ['--label', `${key}=${labels[key]}`]);
 }
 
+export interface BuildArgsOptions {
+  tag: string;
+  file: string;
+  contextDir: string;
+  labels: Record<string, string>;
+}
+
+/** `build [flags] -t TAG -f FILE --label … CONTEXT`: the shape all three CLIs share. */
+export function buildArgsWith(flags: string[] = []): (opts: BuildArgsOptions) => string[] {
+  return ({ tag, file, contextDir, labels }) => [
+    'build',
+    ...flags,
+    '-t',
+    tag,
+    '-f',
+    file,
+    ...labelArgs(labels),
+    contextDir,
+  ];
+}
+
 /** Everything that differs between runtime CLIs: argument shapes and output parsing. Pure. */
 export interface Dialect {
   readonly name: RuntimeName;
@@ -33,12 +54,7 @@ export interface Dialect {
   parseImageId(stdout: string): string | undefined;
   imageLabelsArgs(tag: string): string[];
   parseImageLabels(stdout: string): Record<string, string>;
-  buildArgs(opts: {
-    tag: string;
-    file: string;
-    contextDir: string;
-    labels: Record<string, string>;
-  }): string[];
+  buildArgs(opts: BuildArgsOptions): string[];
   readonly buildEnv: Record<string, string>;
   removeImageArgs(tag: string): string[];
   readonly versionArgs: string[];

@@ -1,4 +1,4 @@
-import { type Dialect, labelArgs } from './dialect.ts';
+import { buildArgsWith, type Dialect, labelArgs } from './dialect.ts';
 import { planEnv } from './env.ts';
 import { parseJson, parseJsonLines, parseLabelString, pickState, record, str } from './parse.ts';
 import type { ContainerSummary, RunSpec } from './types.ts';
@@ -105,15 +105,7 @@ export const docker: Dialect = {
       }),
     ),
   // The legacy builder: buildx is not installed on every host and BuildKit would try to pull its frontend.
-  buildArgs: ({ tag, file, contextDir, labels }) => [
-    'build',
-    '-t',
-    tag,
-    '-f',
-    file,
-    ...labelArgs(labels),
-    contextDir,
-  ],
+  buildArgs: buildArgsWith(),
   buildEnv: { DOCKER_BUILDKIT: '0' },
   versionArgs: ['version', '--format', '{{.Server.Version}}'],
   parseVersion: (stdout) => stdout.trim(),
@@ -149,16 +141,7 @@ export const podman: Dialect = {
       };
     }),
   // --pull=never keeps a FROM line from reaching for a registry.
-  buildArgs: ({ tag, file, contextDir, labels }) => [
-    'build',
-    '--pull=never',
-    '-t',
-    tag,
-    '-f',
-    file,
-    ...labelArgs(labels),
-    contextDir,
-  ],
+  buildArgs: buildArgsWith(['--pull=never']),
   buildEnv: {},
   versionArgs: ['version', '--format', '{{.Client.Version}}'],
   parseVersion: (stdout) => stdout.trim(),
