@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { assertSafeBindHost } from './bridge.ts';
 import type { Credential, CredentialSource } from './credentials.ts';
+import { checkRequest, type ForwardTarget } from './proxy/framing.ts';
 import { endToEndHeaders, presentedToken } from './proxy/headers.ts';
 import { type Grant, TokenRegistry, type TrafficStats } from './proxy/tokens.ts';
 
@@ -83,18 +84,46 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
   const origin = upstream.origin;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const client = upstream.protocol === 'https:' ? https : http;
-  const agent =
-    client === https
-      ? new https.Agent({ keepAlive: true, ...(options.upstreamCa ? { ca: options.upstreamCa } : {}) })
-      : new http.Agent({ keepAlive: true });
   const { credentials, maxBodyBytes } = options;
   const log = options.log ?? silent;
   const tokens = new TokenRegistry();
+  // One keep-alive pool per placeholder: an upstream connection never carries two sessions' requests.
+  const agents = new Map<string, http.Agent>();
+  const agentFor = (token: string): http.Agent => {
+    let agent = agents.get(token);
+    if (!agent) {
+      agent =
+        client === https
+          ? new https.Agent({ keepAlive: true, ...(options.upstreamCa ? { ca: options.upstreamCa } : {}) })
+          : new http.Agent({ keepAlive: true });
+      agents.set(token, agent);
+    }
+    return agent;
+  };
+  const dropAgent = (token: string) => {
+    agents.get(token)?.destroy();
+    agents.delete(token);
+  };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, grant: Grant, secret: Credential) => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: ForwardTarget,
+    grant: Grant,
+    secret: Credential,
+  ) => {
     const started = performance.now();
-    const headers = endToEndHeaders(req.headers, ['host', 'x-api-key', 'authorization', 'expect']);
+    const headers = endToEndHeaders(req.headers, [
+      'host',
+      'x-api-key',
+      'authorization',
+      'expect',
+      'content-length',
+    ]);
     headers.host = upstream.host;
+    // The body's framing is always stated afresh, never inherited: an unframed body is how smuggling starts.
+    if (target.framing === 'chunked') headers['transfer-encoding'] = 'chunked';
+    else headers['content-length'] = String(target.framing);
     if (secret.mode === 'api-key') headers['x-api-key'] = secret.value;
     else headers.authorization = `Bearer ${secret.value}`;
 
@@ -107,10 +136,10 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       hostname: upstream.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: upstream.port,
       method: req.method,
-      // Only the path is taken from the client: the origin is always the configured one.
-      path: basePath + req.url,
+      // Only the path is taken from the client: the origin and base path are always the configured ones.
+      path: basePath + target.path,
       headers,
-      agent,
+      agent: agentFor(target.token),
     });
     upReq.setNoDelay(true);
 
@@ -183,15 +212,16 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
-    if (!req.url?.startsWith('/')) {
-      fail(res, 400, 'invalid_request_error', 'request target must be a path');
+    const checked = checkRequest(req);
+    if (typeof checked === 'string') {
+      fail(res, checked.startsWith('method') ? 405 : 400, 'invalid_request_error', checked);
       return;
     }
     const token = presentedToken(req.headers);
     const grant = token ? tokens.lookup(token) : undefined;
-    if (!grant) {
+    if (!token || !grant) {
       log.debug(
-        { method: req.method, path: req.url.split('?')[0], status: 401 },
+        { method: req.method, path: checked.path.split('?')[0], status: 401 },
         'unknown placeholder rejected',
       );
       fail(res, 401, 'authentication_error', 'invalid or revoked berth placeholder token');
@@ -210,7 +240,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       return;
     }
     if (expectsContinue) res.writeContinue();
-    forward(req, res, grant, secret);
+    forward(req, res, { ...checked, token }, grant, secret);
   };
 
   const server = http.createServer({ noDelay: true }, (req, res) => handle(req, res, false));
@@ -236,14 +266,17 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       token: tokens.issue(sessionId),
       envName: credentials.mode() === 'oauth' ? 'CLAUDE_CODE_OAUTH_TOKEN' : 'ANTHROPIC_API_KEY',
     }),
-    revoke: (token) => tokens.revoke(token),
+    revoke: (token) => {
+      dropAgent(token);
+      return tokens.revoke(token);
+    },
     stats: (sessionId) => tokens.stats(sessionId),
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         tokens.clear();
         server.close(() => resolve());
         server.closeAllConnections();
-        agent.destroy();
+        for (const token of [...agents.keys()]) dropAgent(token);
       });
       return closing;
     },
