@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
-import { createRunnerStack, identities, type RunnerStack } from './runner/assemble.ts';
+import { createRunnerStack, identities, type RunnerStack } from './sessions/assemble.ts';
 import { openStore, type Store } from './store/db.ts';
 import { pruneEvents } from './store/events.ts';
 

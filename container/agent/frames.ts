@@ -1,4 +1,4 @@
-import { encodeFrame, type Frame } from '../../src/runner/protocol.ts';
+import { encodeFrame, type Frame } from '../../src/protocol/frames.ts';
 
 export type FrameSink = (frame: Frame) => void;
 

@@ -52,7 +52,7 @@ async function writeIfChanged(file: string, content: string | Uint8Array): Promi
 /** Bundles the runner and its imports into one CommonJS file for plain `node`. */
 export async function bundleRunner(outFile: string): Promise<void> {
   const result = await build({
-    entryPoints: [path.join(containerDir, 'agent', 'runner.ts')],
+    entryPoints: [path.join(containerDir, 'agent', 'main.ts')],
     bundle: true,
     platform: 'node',
     target: 'node20',

@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
-import type { SessionControl } from '../runner/control.ts';
-import type { ImageBuilder } from '../runner/images/builder.ts';
+import type { ImageBuilder } from '../images/builder.ts';
+import type { SessionControl } from '../sessions/control.ts';
 import type { Store } from '../store/db.ts';
 
 /** What route plugins are given; they import nothing stateful themselves. */

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
-import { createCredentialSource } from '../../src/runner/credentials.ts';
-import { createCredentialProxy } from '../../src/runner/proxy.ts';
+import { createCredentialProxy } from '../../src/proxy/credential-proxy.ts';
+import { createCredentialSource } from '../../src/proxy/credentials.ts';
 import { startFakeModel } from '../support/fake-model.ts';
 import { type BenchOptions, type BenchRow, formatTable, median, percentile } from './table.ts';
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { createRuntime } from '../../src/runner/runtime.ts';
+import { createRuntime } from '../../src/runtime/index.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimeAnswers } from '../support/runtimes.ts';
 import { benchHttp } from './http.ts';

@@ -1,5 +1,5 @@
 import process from 'node:process';
-import type { ContainerRuntime } from '../../src/runner/runtime.ts';
+import type { ContainerRuntime } from '../../src/runtime/index.ts';
 import {
   awaitEvents,
   type BenchServer,

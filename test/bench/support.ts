@@ -5,10 +5,10 @@ import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestProject } from 'vitest/node';
 import { WebSocket } from 'ws';
-import { identities } from '../../src/runner/assemble.ts';
-import { encodeMessage, FrameParser, newFrameNonce } from '../../src/runner/protocol.ts';
-import { type ContainerRuntime, createRuntime, type RunSpec } from '../../src/runner/runtime.ts';
+import { encodeMessage, FrameParser, newFrameNonce } from '../../src/protocol/frames.ts';
+import { type ContainerRuntime, createRuntime, type RunSpec } from '../../src/runtime/index.ts';
 import type { Server } from '../../src/server.ts';
+import { identities } from '../../src/sessions/assemble.ts';
 import setupPostgres from '../support/global-setup.ts';
 import { createDatabase, startService } from '../support/service.ts';
 

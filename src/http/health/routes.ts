@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Check } from '../../runner/control.ts';
+import type { Check } from '../../sessions/control.ts';
 import type { AppContext } from '../context.ts';
 import { route } from '../route.ts';
 

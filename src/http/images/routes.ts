@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { ConflictError } from '../../errors.ts';
-import type { BuildEnd } from '../../runner/images/output.ts';
-import type { PackageRequest } from '../../runner/images/validate.ts';
+import type { BuildEnd } from '../../images/output.ts';
+import type { PackageRequest } from '../../images/validate.ts';
 import type { AppContext } from '../context.ts';
 import { presentImageBuild } from '../present.ts';
 import { route, socketRoute, upgradeRequired } from '../route.ts';

@@ -1,0 +1,121 @@
+import process from 'node:process';
+import { createInterface } from 'node:readline';
+import { type Frame, isValidNonce } from '../../src/protocol/frames.ts';
+import { anthropicAgent } from './anthropic.ts';
+import { echoAgent } from './echo.ts';
+import { stdoutFrames } from './frames.ts';
+import type { Agent, Turn } from './turn.ts';
+
+interface Inbound {
+  id: string;
+  seq: number;
+  text: string;
+}
+
+function log(line: string): void {
+  process.stderr.write(`berth-agent: ${line}\n`);
+}
+
+function exit(code: number, why: string): never {
+  log(`exit ${code}: ${why}`);
+  process.exit(code);
+}
+
+function heartbeatMs(raw: string | undefined): number {
+  const n = Number(raw);
+  return raw && Number.isInteger(n) && n >= 10 ? n : 5000;
+}
+
+function pickAgent(mode: string, env: NodeJS.ProcessEnv): Agent {
+  if (mode === 'echo') return echoAgent;
+  if (mode === 'anthropic') return anthropicAgent(env);
+  exit(2, `BERTH_AGENT must be echo or anthropic, got "${mode}"`);
+}
+
+function parseLine(line: string): Inbound | 'close' | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return 'stdin line is not JSON';
+  }
+  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  if (v.type === 'close') return 'close';
+  if (v.type !== 'message') return `unknown input type ${JSON.stringify(v.type)}`;
+  if (typeof v.id !== 'string' || typeof v.seq !== 'number' || typeof v.text !== 'string')
+    return 'message needs string id, number seq and string text';
+  return { id: v.id, seq: v.seq, text: v.text };
+}
+
+function main(): void {
+  const nonce = process.env.BERTH_FRAME_NONCE;
+  // Nothing started later (tools, children, !env) may learn the nonce and forge frames.
+  delete process.env.BERTH_FRAME_NONCE;
+  if (!isValidNonce(nonce)) exit(2, 'BERTH_FRAME_NONCE is missing or not 16-128 characters of [A-Za-z0-9_-]');
+  const mode = process.env.BERTH_AGENT || 'anthropic';
+  const agent = pickAgent(mode, process.env);
+  const every = heartbeatMs(process.env.BERTH_HEARTBEAT_MS);
+  const send: (frame: Frame) => void = stdoutFrames(nonce, (text) => process.stdout.write(text));
+
+  // The host reading our stdout is gone: nobody can receive replies any more.
+  process.stdout.on('error', () => exit(0, 'stdout closed'));
+  process.on('SIGTERM', () => exit(143, 'SIGTERM'));
+  process.on('SIGINT', () => exit(130, 'SIGINT'));
+
+  const queue: Inbound[] = [];
+  let working = false;
+  let closing = false;
+
+  async function runTurn(msg: Inbound): Promise<void> {
+    log(`message id=${msg.id} seq=${msg.seq} chars=${msg.text.length}`);
+    const timer = setInterval(() => send({ type: 'heartbeat' }), every);
+    const turn: Turn = {
+      ...msg,
+      reply: (text) => send({ type: 'reply', inReplyTo: msg.id, text }),
+      log,
+    };
+    try {
+      await agent(turn);
+      send({ type: 'ack', id: msg.id });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      log(`message id=${msg.id} failed: ${message}`);
+      send({ type: 'error', id: msg.id, message });
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  async function pump(): Promise<void> {
+    if (working) return;
+    working = true;
+    for (let msg = queue.shift(); msg; msg = queue.shift()) await runTurn(msg);
+    working = false;
+    if (closing) exit(0, 'close requested');
+  }
+
+  const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  input.on('line', (line) => {
+    if (closing || line.trim() === '') return;
+    const parsed = parseLine(line);
+    if (parsed === 'close') {
+      closing = true;
+      void pump();
+    } else if (typeof parsed === 'string') {
+      log(`bad input: ${parsed}`);
+      send({ type: 'error', message: parsed });
+    } else {
+      queue.push(parsed);
+      void pump();
+    }
+  });
+  input.on('close', () => {
+    if (!closing) exit(0, 'stdin closed without close: host gone');
+  });
+
+  const ids = [process.env.BERTH_SESSION_ID, process.env.BERTH_GROUP_ID].map((v) => v || '-');
+  log(`started mode=${mode} session=${ids[0]} group=${ids[1]} node=${process.version} pid=${process.pid}`);
+  send({ type: 'ready' });
+}
+
+main();

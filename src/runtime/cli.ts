@@ -1,0 +1,290 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { RuntimeName } from '../config.ts';
+import type { Dialect } from './dialect.ts';
+import { planEnv } from './env.ts';
+import { RuntimeCommandError, RuntimeMissingError, tail } from './errors.ts';
+import { installHint } from './hints.ts';
+import { LineQueue, onLines } from './lines.ts';
+import { missingState } from './parse.ts';
+import type {
+  BuildLine,
+  BuildOptions,
+  BuildProcess,
+  CliExit,
+  ContainerRuntime,
+  ContainerState,
+  ContainerSummary,
+  RunningContainer,
+  RunSpec,
+} from './types.ts';
+import { assertContainerName, assertImageRef, assertLabels } from './validate.ts';
+
+export interface CliRuntimeOptions {
+  binary?: string;
+  /** Environment for CLI calls (PATH, HOME, DOCKER_HOST …); without it the CLI inherits berth's. */
+  env?: Record<string, string | undefined>;
+  /** Limit for one short CLI call (inspect, ps, rm …). */
+  timeoutMs?: number;
+  /**
+   * Working directory of CLI calls. podman's conmon drops an `oom` marker file into its working
+   * directory on cgroups v1, so it must not be berth's (often the project root admins see).
+   */
+  cwd?: string;
+}
+
+interface Outcome {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+  fail: () => RuntimeCommandError;
+}
+
+/** One class for every runtime: the Dialect supplies argv and parsing, this runs them via execa. */
+export class CliRuntime implements ContainerRuntime {
+  readonly name: RuntimeName;
+  readonly binary: string;
+  private readonly baseEnv: Record<string, string | undefined> | undefined;
+  private readonly timeoutMs: number;
+  private readonly cwd: string;
+
+  constructor(
+    private readonly dialect: Dialect,
+    opts: CliRuntimeOptions = {},
+  ) {
+    this.name = dialect.name;
+    this.binary = opts.binary ?? dialect.defaultBinary;
+    this.baseEnv = opts.env;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.cwd = opts.cwd ?? tmpdir();
+  }
+
+  runArgs(spec: RunSpec): string[] {
+    return this.dialect.runArgs(spec);
+  }
+
+  run(spec: RunSpec): RunningContainer {
+    const args = this.dialect.runArgs(spec);
+    const subprocess = execa(this.binary, args, {
+      ...this.envOption(planEnv(spec.env).childEnv),
+      reject: false,
+      buffer: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
+    const exited: Promise<CliExit> = subprocess.then((r) => ({
+      exitCode: r.exitCode ?? null,
+      signal: r.signal ?? null,
+      ...(r.failed && r.exitCode === undefined && r.signal === undefined
+        ? { spawnError: r.cause instanceof Error ? r.cause : new Error(r.shortMessage) }
+        : {}),
+    }));
+    return {
+      name: spec.name,
+      pid: subprocess.pid,
+      stdin: subprocess.stdin,
+      stdout: subprocess.stdout,
+      stderr: subprocess.stderr,
+      exited,
+    };
+  }
+
+  async stop(name: string, graceSeconds: number): Promise<void> {
+    assertContainerName(name);
+    const grace = Math.max(0, Math.ceil(graceSeconds));
+    const stopped = await this.exec(this.dialect.stopArgs(name, grace), (grace + 30) * 1000);
+    if (stopped.ok || this.dialect.isNotFound(stopped.stderr)) return;
+    // The engine did not confirm the stop (error or timeout): make sure with SIGKILL.
+    const killed = await this.exec(this.dialect.killArgs(name));
+    if (killed.ok || this.dialect.isNotFound(killed.stderr)) return;
+    if ((await this.inspect(name)).running) throw killed.fail();
+  }
+
+  async kill(name: string): Promise<void> {
+    assertContainerName(name);
+    const r = await this.exec(this.dialect.killArgs(name));
+    if (r.ok || this.dialect.isNotFound(r.stderr) || this.dialect.isNotRunning(r.stderr)) return;
+    throw r.fail();
+  }
+
+  async inspect(name: string): Promise<ContainerState> {
+    assertContainerName(name);
+    const r = await this.exec(this.dialect.inspectArgs(name));
+    if (r.ok) return this.dialect.parseInspect(r.stdout) ?? missingState();
+    if (this.dialect.isNotFound(r.stderr)) return missingState();
+    throw r.fail();
+  }
+
+  async remove(name: string): Promise<void> {
+    assertContainerName(name);
+    const r = await this.exec(this.dialect.removeArgs(name));
+    if (r.ok || this.dialect.isNotFound(r.stderr) || /already in progress/i.test(r.stderr)) return;
+    throw r.fail();
+  }
+
+  async list(labels: Record<string, string>): Promise<ContainerSummary[]> {
+    assertLabels(labels);
+    const r = await this.exec(this.dialect.listArgs(labels));
+    if (!r.ok) throw r.fail();
+    const wanted = Object.entries(labels);
+    return this.dialect
+      .parseList(r.stdout)
+      .filter((c) => c.name !== '' && wanted.every(([k, v]) => c.labels[k] === v));
+  }
+
+  async imageId(tag: string): Promise<string | undefined> {
+    assertImageRef(tag);
+    const r = await this.exec(this.dialect.imageIdArgs(tag));
+    if (r.ok) return this.dialect.parseImageId(r.stdout);
+    if (this.dialect.isNotFound(r.stderr)) return undefined;
+    throw r.fail();
+  }
+
+  async imageLabels(tag: string): Promise<Record<string, string> | undefined> {
+    assertImageRef(tag);
+    const r = await this.exec(this.dialect.imageLabelsArgs(tag));
+    if (r.ok) return this.dialect.parseImageLabels(r.stdout);
+    if (this.dialect.isNotFound(r.stderr)) return undefined;
+    throw r.fail();
+  }
+
+  async removeImage(tag: string): Promise<void> {
+    assertImageRef(tag);
+    const r = await this.exec(this.dialect.removeImageArgs(tag));
+    if (r.ok || this.dialect.isNotFound(r.stderr)) return;
+    throw r.fail();
+  }
+
+  async bridgeGateway(): Promise<string | undefined> {
+    if (!this.dialect.gatewayArgs) return undefined;
+    const r = await this.exec(this.dialect.gatewayArgs);
+    if (!r.ok) {
+      if (this.dialect.isNotFound(r.stderr)) return undefined;
+      throw r.fail();
+    }
+    const info = this.dialect.parseGateway(r.stdout);
+    return info.gateway ?? interfaceAddress(info.iface) ?? firstHost(info.subnet);
+  }
+
+  async version(): Promise<string> {
+    const r = await this.exec(this.dialect.versionArgs);
+    if (!r.ok) throw r.fail();
+    return this.dialect.parseVersion(r.stdout);
+  }
+
+  build(opts: BuildOptions): BuildProcess {
+    assertImageRef(opts.tag);
+    const labels = opts.labels ?? {};
+    assertLabels(labels);
+    // A private temp dir outside the project: nothing lands in the build context or the repo.
+    const dir = mkdtempSync(path.join(tmpdir(), 'berth-build-'));
+    const file = path.join(dir, 'Containerfile');
+    writeFileSync(file, opts.containerfile, { mode: 0o600 });
+    const args = this.dialect.buildArgs({
+      tag: opts.tag,
+      file,
+      contextDir: path.resolve(opts.contextDir),
+      labels,
+    });
+    const subprocess = execa(this.binary, args, {
+      ...this.envOption(this.dialect.buildEnv),
+      reject: false,
+      buffer: false,
+      stdin: 'ignore',
+      // Canceling podman 4.3 leaves its buildah working container (podman ps --external) behind.
+      ...(opts.signal ? { cancelSignal: opts.signal, forceKillAfterDelay: 5000 } : {}),
+    });
+    const queue = new LineQueue<BuildLine>();
+    const recent: string[] = [];
+    const emit = (stream: BuildLine['stream']) => (line: string) => {
+      queue.push({ stream, line });
+      recent.push(line);
+      if (recent.length > 60) recent.shift();
+    };
+    const drained = Promise.all([
+      onLines(subprocess.stdout, emit('stdout')),
+      onLines(subprocess.stderr, emit('stderr')),
+    ]);
+    const done = (async () => {
+      const [result] = await Promise.all([subprocess, drained]);
+      rmSync(dir, { recursive: true, force: true });
+      queue.end();
+      if (result.failed) {
+        if (result.code === 'ENOENT') throw this.missing();
+        throw new RuntimeCommandError({
+          binary: this.binary,
+          args,
+          exitCode: result.exitCode ?? null,
+          signal: result.signal ?? null,
+          timedOut: result.timedOut,
+          canceled: result.isCanceled,
+          stderrTail: tail(recent.join('\n')),
+          stdoutTail: '',
+        });
+      }
+      return { imageId: await this.imageId(opts.tag) };
+    })();
+    // Callers that only iterate lines must not crash the process with an unhandled rejection.
+    done.catch(() => {});
+    return { done, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
+  }
+
+  /** Environment and working directory shared by every CLI call. */
+  private envOption(extra: Record<string, string>) {
+    const env = this.baseEnv ? { env: { ...this.baseEnv, ...extra }, extendEnv: false } : { env: extra };
+    return { ...env, cwd: this.cwd };
+  }
+
+  private missing(): RuntimeMissingError {
+    return new RuntimeMissingError(`${this.binary} could not be started: ${installHint(this.name)}`);
+  }
+
+  private async exec(args: string[], timeoutMs = this.timeoutMs): Promise<Outcome> {
+    const r = await execa(this.binary, args, {
+      ...this.envOption({}),
+      reject: false,
+      stdin: 'ignore',
+      timeout: timeoutMs,
+      forceKillAfterDelay: 2000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (r.failed && r.code === 'ENOENT') throw this.missing();
+    const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+    const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+    return {
+      ok: !r.failed,
+      stdout,
+      stderr,
+      fail: () =>
+        new RuntimeCommandError({
+          binary: this.binary,
+          args,
+          exitCode: r.exitCode ?? null,
+          signal: r.signal ?? null,
+          timedOut: r.timedOut,
+          stderrTail: tail(stderr),
+          stdoutTail: tail(stdout),
+        }),
+    };
+  }
+}
+
+function interfaceAddress(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  return networkInterfaces()[name]?.find((a) => a.family === 'IPv4')?.address;
+}
+
+/** Docker gives its default bridge the subnet's first host address when IPAM lists no gateway. */
+function firstHost(subnet: string | undefined): string | undefined {
+  const match = subnet?.match(/^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/);
+  if (!match) return undefined;
+  const n = match.slice(1, 5).reduce((acc, part) => acc * 256 + Number(part), 0);
+  const prefix = Number(match[5]);
+  if (prefix > 30) return undefined;
+  const network = prefix === 0 ? 0 : n - (n % 2 ** (32 - prefix));
+  const host = network + 1;
+  return [24, 16, 8, 0].map((shift) => Math.floor(host / 2 ** shift) % 256).join('.');
+}

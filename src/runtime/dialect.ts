@@ -1,0 +1,67 @@
+import type { RuntimeName } from '../config.ts';
+import type { ContainerState, ContainerSummary, RunSpec } from './types.ts';
+
+export interface GatewayInfo {
+  gateway: string | undefined;
+  subnet: string | undefined;
+  /** Host interface of the bridge, when the runtime names it. */
+  iface: string | undefined;
+}
+
+/** `--label k=v` pairs in a stable order; every supported CLI spells labels this way. */
+export function labelArgs(labels: Record<string, string>): string[] {
+  return Object.keys(labels)
+    .sort()
+    .flatMap((key) => ['--label', `${key}=${labels[key]}`]);
+}
+
+export interface BuildArgsOptions {
+  tag: string;
+  file: string;
+  contextDir: string;
+  labels: Record<string, string>;
+}
+
+/** `build [flags] -t TAG -f FILE --label … CONTEXT`: the shape all three CLIs share. */
+export function buildArgsWith(flags: string[] = []): (opts: BuildArgsOptions) => string[] {
+  return ({ tag, file, contextDir, labels }) => [
+    'build',
+    ...flags,
+    '-t',
+    tag,
+    '-f',
+    file,
+    ...labelArgs(labels),
+    contextDir,
+  ];
+}
+
+/** Everything that differs between runtime CLIs: argument shapes and output parsing. Pure. */
+export interface Dialect {
+  readonly name: RuntimeName;
+  readonly defaultBinary: string;
+  runArgs(spec: RunSpec): string[];
+  stopArgs(name: string, graceSeconds: number): string[];
+  killArgs(name: string): string[];
+  removeArgs(name: string): string[];
+  inspectArgs(name: string): string[];
+  /** undefined when the output holds no container. */
+  parseInspect(stdout: string): ContainerState | undefined;
+  listArgs(labels: Record<string, string>): string[];
+  /** May return more than asked for; the caller filters by label again. */
+  parseList(stdout: string): ContainerSummary[];
+  imageIdArgs(tag: string): string[];
+  parseImageId(stdout: string): string | undefined;
+  imageLabelsArgs(tag: string): string[];
+  parseImageLabels(stdout: string): Record<string, string>;
+  buildArgs(opts: BuildArgsOptions): string[];
+  readonly buildEnv: Record<string, string>;
+  removeImageArgs(tag: string): string[];
+  readonly versionArgs: string[];
+  parseVersion(stdout: string): string;
+  /** undefined: the runtime has no bridge gateway to bind to (Apple's VMs reach the host differently). */
+  readonly gatewayArgs: string[] | undefined;
+  parseGateway(stdout: string): GatewayInfo;
+  isNotFound(stderr: string): boolean;
+  isNotRunning(stderr: string): boolean;
+}

@@ -1,0 +1,265 @@
+import type { Writable } from 'node:stream';
+import type { EventLog, NewEvent } from '../events/event-log.ts';
+import { encodeClose, encodeMessage, type Frame, FrameParser, LineSplitter } from '../protocol/frames.ts';
+import type { RunningContainer } from '../runtime/index.ts';
+import type { Queryable } from '../store/db.ts';
+import { settleMessage, takePending } from '../store/messages.ts';
+import type { ExitReason } from '../store/sessions.ts';
+
+/** Messages taken from the queue per pass. */
+const DELIVERY_BATCH = 100;
+
+export interface RunTimeouts {
+  idleMs: number;
+  hardMs: number;
+  graceMs: number;
+}
+
+export interface RunDeps {
+  db: Queryable;
+  events: EventLog;
+  /** Stops the container by name (stop, then kill); the process exit follows. */
+  stopContainer(graceMs: number): Promise<void>;
+  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+/**
+ * One container's lifetime for one session generation: feeds pending messages to stdin in seq
+ * order, turns frames into state and events, and enforces the idle and hard timeouts.
+ */
+export class LiveRun {
+  readonly sessionId: string;
+  readonly generation: number;
+  readonly containerName: string;
+  stdoutBytes = 0;
+  stderrBytes = 0;
+  /** Set when berth itself ends the run, so the exit is not mistaken for a crash. */
+  stopReason: ExitReason | undefined;
+  readonly #deps: RunDeps;
+  readonly #proc: RunningContainer;
+  readonly #timeouts: RunTimeouts;
+  readonly #inFlight = new Set<string>();
+  #delivering: Promise<void> | undefined;
+  #deliverAgain = false;
+  #closing = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #warnTimer: NodeJS.Timeout | undefined;
+  #hardTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    init: { sessionId: string; generation: number; containerName: string; nonce: string },
+    proc: RunningContainer,
+    timeouts: RunTimeouts,
+    deps: RunDeps,
+  ) {
+    this.sessionId = init.sessionId;
+    this.generation = init.generation;
+    this.containerName = init.containerName;
+    this.#proc = proc;
+    this.#timeouts = timeouts;
+    this.#deps = deps;
+    const frames = new FrameParser(init.nonce);
+    const stderr = new LineSplitter();
+    proc.stdout.on('data', (chunk: Buffer) => {
+      this.stdoutBytes += chunk.length;
+      this.#onStdout(frames.push(chunk));
+    });
+    proc.stdout.on('end', () => this.#onStdout(frames.end()));
+    proc.stderr.on('data', (chunk: Buffer) => {
+      this.stderrBytes += chunk.length;
+      for (const line of stderr.push(chunk)) this.#event({ kind: 'log', stream: 'stderr', data: { line } });
+    });
+    proc.stderr.on('end', () => {
+      for (const line of stderr.end()) this.#event({ kind: 'log', stream: 'stderr', data: { line } });
+    });
+    // EPIPE after the container died is expected; the exit path handles the rest.
+    proc.stdin.on('error', () => {});
+    this.#armIdle();
+  }
+
+  get exited() {
+    return this.#proc.exited;
+  }
+
+  /** True once the run is being ended: it takes no more messages. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  /** Writes every pending message to stdin; concurrent calls coalesce into one more pass. */
+  deliver(): Promise<void> {
+    if (this.#closing) return Promise.resolve();
+    if (this.#delivering) {
+      this.#deliverAgain = true;
+      return this.#delivering;
+    }
+    this.#delivering = this.#deliverPasses().finally(() => {
+      this.#delivering = undefined;
+    });
+    return this.#delivering;
+  }
+
+  /** Resolves once no delivery is under way, so the run's end requeues every message it took. */
+  async settled(): Promise<void> {
+    await this.#delivering;
+  }
+
+  async #deliverPasses(): Promise<void> {
+    try {
+      do {
+        this.#deliverAgain = false;
+        if (this.#closing) break;
+        const batch = await takePending(this.#deps.db, {
+          sessionId: this.sessionId,
+          generation: this.generation,
+          limit: DELIVERY_BATCH,
+        });
+        if (batch.length === 0) break;
+        const { stdin } = this.#proc;
+        for (const m of batch) {
+          // A closed stdin means the run is ending; its end requeues what was taken here.
+          if (stdin.destroyed || stdin.writableEnded) break;
+          this.#inFlight.add(m.id);
+          if (!stdin.write(encodeMessage({ id: m.id, seq: m.seq, text: m.body }))) await drained(stdin);
+        }
+        this.#armTurn();
+        if (batch.length === DELIVERY_BATCH) this.#deliverAgain = true;
+      } while (this.#deliverAgain);
+    } catch (err) {
+      this.#deps.log.error({ err, sessionId: this.sessionId }, 'delivering messages failed');
+    }
+  }
+
+  /**
+   * Ends the run: the reason is recorded, stdin is closed (the agent exits on EOF), and the container
+   * is stopped by name. A container the CLI had not created yet when the first stop ran is stopped
+   * on a later pass, so a stop never waits on a container that keeps running.
+   */
+  async stop(reason: ExitReason): Promise<void> {
+    this.stopReason ??= reason;
+    this.#closing = true;
+    this.#clearTimers();
+    this.#proc.stdin.end();
+    const exited = this.#proc.exited.then(() => true);
+    for (let pass = 0; pass < 5; pass++) {
+      await this.#deps.stopContainer(this.#timeouts.graceMs);
+      const settle = new Promise<boolean>((resolve) =>
+        setTimeout(resolve, this.#timeouts.graceMs + 1000, false),
+      );
+      if (await Promise.race([exited, settle])) return;
+    }
+  }
+
+  dispose(): void {
+    this.#closing = true;
+    this.#clearTimers();
+  }
+
+  #onStdout(items: ReturnType<FrameParser['push']>): void {
+    for (const item of items) {
+      if (item.kind === 'frame') this.#onFrame(item.frame);
+      else if (item.kind === 'line')
+        this.#event({ kind: 'log', stream: 'stdout', data: { line: item.line } });
+      else this.#event({ kind: 'log', stream: 'protocol', data: { line: item.message } });
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    this.#armIdle();
+    if (this.#inFlight.size > 0) this.#armTurn();
+    switch (frame.type) {
+      case 'reply':
+        this.#event({
+          kind: 'output',
+          stream: 'reply',
+          data: { inReplyTo: frame.inReplyTo, text: frame.text },
+        });
+        return;
+      case 'ack':
+        this.#settle(frame.id, 'done');
+        return;
+      case 'error':
+        if (frame.id) this.#settle(frame.id, 'failed', frame.message);
+        this.#event({
+          kind: 'lifecycle',
+          data: { type: 'agent_error', message: frame.message, ...(frame.id ? { messageId: frame.id } : {}) },
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  #settle(id: string, status: 'done' | 'failed', error?: string): void {
+    this.#inFlight.delete(id);
+    if (this.#inFlight.size === 0) this.#clearTurn();
+    settleMessage(this.#deps.db, {
+      sessionId: this.sessionId,
+      id,
+      status,
+      ...(error ? { error } : {}),
+    }).catch((err) =>
+      this.#deps.log.error({ err, sessionId: this.sessionId, id }, 'settling a message failed'),
+    );
+  }
+
+  #event(event: NewEvent): void {
+    void this.#deps.events.append(this.sessionId, { generation: this.generation, ...event });
+  }
+
+  /** No frame for the idle timeout while nothing is in flight: ask the agent to close, then stop it. */
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#closing) return;
+    this.#idleTimer = setTimeout(() => {
+      if (this.#inFlight.size > 0 || this.#delivering !== undefined) return this.#armIdle();
+      this.#closing = true;
+      this.stopReason ??= 'idle';
+      this.#proc.stdin.write(encodeClose());
+      this.#idleTimer = setTimeout(() => void this.stop('idle'), this.#timeouts.graceMs);
+    }, this.#timeouts.idleMs);
+  }
+
+  /** During a turn, silence (no heartbeat or other frame) for the hard timeout stops the run, after a warning. */
+  #armTurn(): void {
+    this.#clearTurn();
+    const { hardMs } = this.#timeouts;
+    this.#warnTimer = setTimeout(
+      () =>
+        this.#event({
+          kind: 'lifecycle',
+          data: {
+            type: 'deadline_warning',
+            silentMs: Math.round(hardMs * 0.8),
+            stopInMs: Math.round(hardMs * 0.2),
+          },
+        }),
+      Math.round(hardMs * 0.8),
+    );
+    this.#hardTimer = setTimeout(() => void this.stop('timeout'), hardMs);
+  }
+
+  #clearTurn(): void {
+    clearTimeout(this.#warnTimer);
+    clearTimeout(this.#hardTimer);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#idleTimer);
+    this.#clearTurn();
+  }
+}
+
+/** Resolves when a full stdin has room again, or is gone (the container exited). */
+function drained(stdin: Writable): Promise<void> {
+  if (stdin.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      stdin.off('drain', done);
+      stdin.off('close', done);
+      resolve();
+    };
+    stdin.once('drain', done);
+    stdin.once('close', done);
+  });
+}

@@ -1,0 +1,356 @@
+import type { Config } from '../config.ts';
+import { UnavailableError } from '../errors.ts';
+import type { EventLog, NewEvent } from '../events/event-log.ts';
+import type { TrafficStats } from '../proxy/credential-proxy.ts';
+import type { ContainerRuntime } from '../runtime/index.ts';
+import type { Store } from '../store/db.ts';
+import { getGroup } from '../store/groups.ts';
+import { pendingMessages, requeueUnacked } from '../store/messages.ts';
+import { recordRunEnd, recordRunStart } from '../store/runs.ts';
+import { addProxyUsage, claimWake, type ExitReason, updateRun } from '../store/sessions.ts';
+import type { Check, SessionControl } from './control.ts';
+import type { Launcher } from './launcher.ts';
+import { LiveRun } from './live-run.ts';
+import { Slots } from './slots.ts';
+
+export interface RunnerDeps {
+  config: Config;
+  store: Store;
+  events: EventLog;
+  instanceId: string;
+  installId: string;
+  /** Undefined when no runtime was found; `runtimeProblem` says what to install. */
+  runtime: ContainerRuntime | undefined;
+  runtimeProblem?: string;
+  launcher: Launcher;
+  log: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
+}
+
+type WakeResult = { status: 'idle' | 'starting' | 'running' | 'stopping' | 'failed'; generation: number };
+
+const CONTROL_CHANNEL = 'berth_control';
+
+/**
+ * Owns this instance's session containers. Exactly one container per session: in-process, wakes
+ * share one promise; across instances, the session row lock and lease decide (see claimWake).
+ */
+export class SessionRunner implements SessionControl {
+  readonly #deps: RunnerDeps;
+  readonly #runs = new Map<string, LiveRun>();
+  readonly #waking = new Map<string, Promise<WakeResult>>();
+  readonly #slots: Slots;
+  /** Each live run's end-of-run bookkeeping, registered as soon as the run exists. */
+  readonly #exits = new Map<LiveRun, Promise<void>>();
+  /** Proxy traffic per session already added to its row (the proxy counts per process, cumulatively). */
+  readonly #proxyUsageSaved = new Map<string, TrafficStats>();
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+  #closing = false;
+
+  constructor(deps: RunnerDeps) {
+    this.#deps = deps;
+    this.#slots = new Slots(deps.config.maxContainers);
+  }
+
+  async start(): Promise<void> {
+    this.#unlisten = await this.#deps.store.listen(CONTROL_CHANNEL, (payload) => this.#onControl(payload));
+    const every = Math.max(250, Math.floor(this.#deps.config.leaseMs / 3));
+    this.#leaseTimer = setInterval(() => void this.#renewLeases(), every);
+  }
+
+  wake(sessionId: string): Promise<WakeResult> {
+    const live = this.#runs.get(sessionId);
+    if (live) return Promise.resolve({ status: 'running', generation: live.generation });
+    let pending = this.#waking.get(sessionId);
+    if (!pending) {
+      pending = this.#wake(sessionId).finally(() => this.#waking.delete(sessionId));
+      this.#waking.set(sessionId, pending);
+    }
+    return pending;
+  }
+
+  messageQueued(sessionId: string): void {
+    const live = this.#runs.get(sessionId);
+    if (live?.closing) {
+      // A run on its way out takes no more messages: this one goes to the next run.
+      void this.#exits.get(live)?.then(() => this.messageQueued(sessionId));
+      return;
+    }
+    if (live) {
+      void live.deliver();
+      return;
+    }
+    this.wake(sessionId).then(
+      () => {
+        // Another instance owns the run: tell it there is mail.
+        if (!this.#runs.has(sessionId)) void this.#deps.store.notify(CONTROL_CHANNEL, `deliver:${sessionId}`);
+      },
+      (err: Error) => this.#reportWakeFailure(sessionId, err),
+    );
+  }
+
+  async stop(sessionId: string): Promise<void> {
+    const waking = this.#waking.get(sessionId);
+    if (waking) await waking.catch(() => undefined);
+    const live = this.#runs.get(sessionId);
+    if (live) {
+      await live.stop('aborted');
+      await this.#exits.get(live);
+      return;
+    }
+    await this.#deps.store.notify(CONTROL_CHANNEL, `stop:${sessionId}`);
+  }
+
+  async readiness(): Promise<{ runtime: Check; image: Check; proxy: Check }> {
+    const { runtime, launcher } = this.#deps;
+    if (!runtime) {
+      const detail = this.#deps.runtimeProblem ?? 'no container runtime';
+      return {
+        runtime: { ok: false, detail },
+        image: { ok: false, detail: 'no runtime' },
+        proxy: launcher.proxyCheck(),
+      };
+    }
+    return {
+      runtime: { ok: true, detail: `${runtime.name} ${await runtime.version().catch(() => '?')}` },
+      image: await launcher.imageCheck(runtime, this.#deps.config.image),
+      proxy: launcher.proxyCheck(),
+    };
+  }
+
+  /** Stops every local run (their messages are requeued) and stops renewing leases. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#leaseTimer);
+    await this.#unlisten?.();
+    await Promise.allSettled([...this.#waking.values()]);
+    await Promise.allSettled([...this.#runs.values()].map((run) => run.stop('aborted')));
+    await Promise.allSettled([...this.#exits.values()]);
+  }
+
+  /** Marks a run whose container vanished as lost; used by the reconciler for dead owners. */
+  async markLost(sessionId: string, generation: number, ownerInstance: string): Promise<void> {
+    await this.#finish(
+      { sessionId, generation, instanceId: ownerInstance },
+      { reason: 'lost', exitCode: null, stdoutBytes: 0, stderrBytes: 0 },
+    );
+  }
+
+  isLocal(sessionId: string, generation: number): boolean {
+    return this.#runs.get(sessionId)?.generation === generation || this.#waking.has(sessionId);
+  }
+
+  async #wake(sessionId: string): Promise<WakeResult> {
+    if (this.#closing) throw new UnavailableError('SHUTTING_DOWN', 'berth is shutting down');
+    const { runtime, config, store, instanceId, launcher } = this.#deps;
+    if (!runtime)
+      throw new UnavailableError('RUNTIME_UNAVAILABLE', this.#deps.runtimeProblem ?? 'no container runtime');
+    const release = await this.#slots.acquire();
+    try {
+      const claim = await claimWake(store.db, {
+        sessionId,
+        instanceId,
+        leaseMs: config.leaseMs,
+        containerPrefix: 'berth',
+      });
+      const session = claim.session;
+      if (!claim.claimed) {
+        release();
+        return { status: session.status, generation: session.generation };
+      }
+      const key = { sessionId, generation: session.generation, instanceId };
+      let launched: Awaited<ReturnType<Launcher['launch']>>;
+      try {
+        const group = await getGroup(store.db, session.groupId);
+        launched = await launcher.launch(runtime, session, group);
+      } catch (err) {
+        await this.#spawnFailed(key, err as Error);
+        throw err;
+      }
+      const run = new LiveRun(
+        {
+          sessionId,
+          generation: session.generation,
+          containerName: launched.containerName,
+          nonce: launched.nonce,
+        },
+        launched.proc,
+        launched.timeouts,
+        {
+          db: store.db,
+          events: this.#deps.events,
+          stopContainer: async (graceMs) => {
+            await updateRun(store.db, key, { status: 'stopping' }).catch(() => undefined);
+            await runtime.stop(launched.containerName, Math.ceil(graceMs / 1000));
+          },
+          log: this.#deps.log,
+        },
+      );
+      this.#runs.set(sessionId, run);
+      const exit = this.#watchExit(run, launched, release).finally(() => this.#exits.delete(run));
+      this.#exits.set(run, exit);
+      await recordRunStart(store.db, {
+        ...key,
+        containerName: launched.containerName,
+        image: launched.image,
+      });
+      await updateRun(store.db, key, { status: 'running', leaseMs: config.leaseMs });
+      this.#event(sessionId, {
+        kind: 'lifecycle',
+        generation: session.generation,
+        data: { type: 'wake', containerName: launched.containerName, image: launched.image },
+      });
+      void run.deliver();
+      return { status: 'running', generation: session.generation };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  async #watchExit(
+    run: LiveRun,
+    launched: Awaited<ReturnType<Launcher['launch']>>,
+    release: () => void,
+  ): Promise<void> {
+    const { runtime, launcher } = this.#deps;
+    const cli = await run.exited;
+    run.dispose();
+    await run.settled();
+    const state = await runtime!.inspect(run.containerName).catch(() => undefined);
+    const exitCode = state?.exitCode ?? cli.exitCode;
+    // podman on cgroups v1 never sets OOMKilled: 137 under a memory limit that berth did not cause is the OOM killer.
+    const oom = state?.oomKilled || (state?.oomSuspected === true && run.stopReason === undefined);
+    const reason: ExitReason = run.stopReason ?? (oom ? 'oom' : 'exited');
+    await runtime!.remove(run.containerName).catch(() => undefined);
+    launcher.revoke(launched.grantToken);
+    this.#runs.delete(run.sessionId);
+    release();
+    await this.#saveProxyUsage(run.sessionId);
+    await this.#finish(
+      { sessionId: run.sessionId, generation: run.generation, instanceId: this.#deps.instanceId },
+      { reason, exitCode, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes },
+    );
+  }
+
+  /** Records the end of a run once and requeues what it did not finish; an unexpected end wakes the session again. */
+  async #finish(
+    key: { sessionId: string; generation: number; instanceId: string },
+    end: { reason: ExitReason; exitCode: number | null; stdoutBytes: number; stderrBytes: number },
+  ): Promise<void> {
+    const { db } = this.#deps.store;
+    try {
+      const first = await recordRunEnd(db, { sessionId: key.sessionId, generation: key.generation, ...end });
+      const { requeued, failed } = await requeueUnacked(db, {
+        sessionId: key.sessionId,
+        generation: key.generation,
+        maxAttempts: this.#deps.config.maxAttempts,
+        reason: end.reason,
+      });
+      await updateRun(db, key, {
+        status: 'idle',
+        lastExitCode: end.exitCode,
+        lastExitReason: end.reason,
+        clearOwner: true,
+      });
+      if (!first) return;
+      this.#event(key.sessionId, {
+        kind: 'lifecycle',
+        generation: key.generation,
+        data: { type: 'exit', reason: end.reason, exitCode: end.exitCode, requeued },
+      });
+      for (const m of failed) {
+        this.#event(key.sessionId, {
+          kind: 'lifecycle',
+          generation: key.generation,
+          data: { type: 'message_failed', messageId: m.id, seq: m.seq, reason: m.error },
+        });
+      }
+      const retry = end.reason !== 'aborted' && !this.#closing;
+      if (retry && (await pendingMessages(db, key.sessionId, 1)).length > 0) {
+        this.wake(key.sessionId).catch((err: Error) => this.#reportWakeFailure(key.sessionId, err));
+      }
+    } catch (err) {
+      this.#deps.log.error({ err, ...key }, 'recording the end of a run failed');
+    }
+  }
+
+  async #spawnFailed(
+    key: { sessionId: string; generation: number; instanceId: string },
+    err: Error,
+  ): Promise<void> {
+    this.#deps.log.warn({ err, ...key }, 'container did not start');
+    await recordRunStart(this.#deps.store.db, { ...key, containerName: '-', image: '-' }).catch(
+      () => undefined,
+    );
+    await recordRunEnd(this.#deps.store.db, {
+      ...key,
+      reason: 'spawn_error',
+      exitCode: null,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+    }).catch(() => undefined);
+    await updateRun(this.#deps.store.db, key, {
+      status: 'idle',
+      lastExitReason: 'spawn_error',
+      lastExitCode: null,
+      clearOwner: true,
+    });
+    this.#event(key.sessionId, {
+      kind: 'lifecycle',
+      generation: key.generation,
+      data: { type: 'spawn_error', message: err.message },
+    });
+  }
+
+  #reportWakeFailure(sessionId: string, err: Error): void {
+    if ((err as { code?: string }).code === 'SESSION_NOT_FOUND') return;
+    this.#deps.log.warn({ err, sessionId }, 'wake failed');
+  }
+
+  async #renewLeases(): Promise<void> {
+    const { store, config, instanceId } = this.#deps;
+    for (const run of this.#runs.values()) {
+      await updateRun(
+        store.db,
+        { sessionId: run.sessionId, generation: run.generation, instanceId },
+        { leaseMs: config.leaseMs, lastActivityAt: new Date() },
+      ).catch((err) => this.#deps.log.warn({ err }, 'lease renewal failed'));
+      await this.#saveProxyUsage(run.sessionId);
+    }
+  }
+
+  /** Adds the proxy traffic since the last save to the session row, so the session shows it while it runs. */
+  async #saveProxyUsage(sessionId: string): Promise<void> {
+    const now = this.#deps.launcher.proxyUsage(sessionId);
+    if (!now) return;
+    const before = this.#proxyUsageSaved.get(sessionId) ?? { requests: 0, bytesIn: 0, bytesOut: 0 };
+    const delta = {
+      requests: now.requests - before.requests,
+      bytesIn: now.bytesIn - before.bytesIn,
+      bytesOut: now.bytesOut - before.bytesOut,
+    };
+    if (delta.requests === 0 && delta.bytesIn === 0 && delta.bytesOut === 0) return;
+    this.#proxyUsageSaved.set(sessionId, now);
+    await addProxyUsage(this.#deps.store.db, sessionId, delta).catch((err) =>
+      this.#deps.log.warn({ err, sessionId }, 'saving proxy usage failed'),
+    );
+  }
+
+  #onControl(payload: string): void {
+    const [command, sessionId] = payload.split(':');
+    if (!sessionId) return;
+    const live = this.#runs.get(sessionId);
+    if (!live) return;
+    if (command === 'deliver') void live.deliver();
+    if (command === 'stop') void live.stop('aborted');
+  }
+
+  #event(sessionId: string, event: NewEvent): void {
+    void this.#deps.events.append(sessionId, event);
+  }
+}
