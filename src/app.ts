@@ -60,7 +60,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,
-      problem(404, 'ROUTE_NOT_FOUND', `${request.method} ${request.url.split('?')[0]} is not a berth route`),
+      problem('ROUTE_NOT_FOUND', `${request.method} ${request.url.split('?')[0]} is not a berth route`),
     ),
   );
 

@@ -4,7 +4,10 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 
-export type RuntimeName = 'docker' | 'podman' | 'container';
+import { AppError } from './errors.ts';
+import type { RuntimeName } from './runtime/types.ts';
+
+export type { RuntimeName };
 
 export interface Config {
   host: string;
@@ -46,8 +49,11 @@ export interface Config {
 
 type Env = Record<string, string | undefined>;
 
-export class ConfigError extends Error {
+export class ConfigError extends AppError {
   override name = 'ConfigError';
+  constructor(message: string) {
+    super('CONFIG_INVALID', message);
+  }
 }
 
 interface Field<K extends keyof Config> {

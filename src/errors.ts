@@ -1,36 +1,100 @@
-/** One catalogue of typed errors; the HTTP layer maps them to RFC 9457 problem+json in one place. */
+/**
+ * The one catalogue of every error code berth answers, with its HTTP status and title. Domain errors
+ * are AppErrors built from it; the HTTP layer maps them to RFC 9457 problem+json in one place, and
+ * openapi.yaml's Problem `code` enum lists exactly these keys (a test compares them).
+ */
+export const ERROR_CATALOGUE = {
+  // 400: the request is wrong.
+  BAD_REQUEST: { status: 400, title: 'Bad request' },
+  VALIDATION_FAILED: { status: 400, title: 'Request is invalid' },
+  INVALID_JSON: { status: 400, title: 'Body is not valid JSON' },
+  INVALID_CONTENT_LENGTH: { status: 400, title: 'Content-Length does not match the body' },
+  INVALID_RUN_SPEC: { status: 400, title: 'Container settings are unsafe or ambiguous' },
+  CURSOR_OUT_OF_RANGE: { status: 400, title: 'Cursor is past the last event' },
+  FOLDER_INVALID: { status: 400, title: 'Folder name is invalid' },
+  FOLDER_RESERVED: { status: 400, title: 'Folder name is reserved' },
+  FOLDER_ID_INVALID: { status: 400, title: 'Id cannot be used as a directory name' },
+  FOLDER_ESCAPE: { status: 400, title: 'Path leaves its base directory' },
+  IMAGE_APT_UNSUPPORTED: { status: 400, title: 'Base image has no apt' },
+  MOUNT_NO_ALLOWLIST: { status: 400, title: 'No mount allowlist is configured' },
+  MOUNT_ALLOWLIST_INVALID: { status: 400, title: 'Mount allowlist is invalid' },
+  MOUNT_BAD_REQUEST: { status: 400, title: 'Mount request is malformed' },
+  MOUNT_BAD_HOST_PATH: { status: 400, title: 'Host path is invalid' },
+  MOUNT_PATH_MISSING: { status: 400, title: 'Host path does not exist' },
+  MOUNT_BAD_CONTAINER_PATH: { status: 400, title: 'Container path is invalid' },
+  MOUNT_PROTECTED_PATH: { status: 400, title: 'Host path is protected' },
+  MOUNT_BLOCKED_PATTERN: { status: 400, title: 'Host path matches a blocked pattern' },
+  MOUNT_NOT_ALLOWED_ROOT: { status: 400, title: 'Host path is outside every allowed root' },
+  MOUNT_RW_DENIED: { status: 400, title: 'Read-write mount is not allowed' },
+  MOUNT_COLLISION: { status: 400, title: 'Mounts collide' },
+  // 401, 404, 409, 413, 415, 426: who, what, and in which state.
+  UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  GROUP_NOT_FOUND: { status: 404, title: 'Group not found' },
+  SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
+  MESSAGE_NOT_FOUND: { status: 404, title: 'Message not found' },
+  IMAGE_BUILD_NOT_FOUND: { status: 404, title: 'Image build not found' },
+  GROUP_FOLDER_TAKEN: { status: 409, title: 'Folder is taken' },
+  SESSION_EXTERNAL_KEY_TAKEN: { status: 409, title: 'External key is taken' },
+  IMAGE_BUILD_IN_PROGRESS: { status: 409, title: 'An image build is in progress' },
+  IMAGE_BUILD_FINISHED: { status: 409, title: 'Image build has finished' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  UPGRADE_REQUIRED: { status: 426, title: 'WebSocket upgrade required' },
+  // 500: berth's own state is wrong.
+  INTERNAL: { status: 500, title: 'Internal error' },
+  CONFIG_INVALID: { status: 500, title: 'Configuration is invalid' },
+  CREDENTIALS_INVALID: { status: 500, title: 'Model credentials are invalid' },
+  FOLDER_UNSAFE: { status: 500, title: 'A data directory entry is unsafe' },
+  MOUNT_PROJECT_MISSING: { status: 500, title: 'Project root is missing' },
+  MOUNT_PROJECT_PROTECTED: { status: 500, title: 'Project root holds a protected path' },
+  PROXY_BIND_UNSAFE: { status: 500, title: 'Proxy bind address is unsafe' },
+  PROXY_LISTEN_FAILED: { status: 500, title: 'Proxy could not listen' },
+  RUNTIME_COMMAND_FAILED: { status: 500, title: 'Container runtime command failed' },
+  // 503: a dependency is not there yet; retry later.
+  SHUTTING_DOWN: { status: 503, title: 'berth is shutting down' },
+  RUNTIME_UNAVAILABLE: { status: 503, title: 'No container runtime' },
+  PROXY_UNAVAILABLE: { status: 503, title: 'Credential proxy is not running' },
+  IMAGE_MISSING: { status: 503, title: 'Agent image is missing' },
+  IMAGE_UNAVAILABLE: { status: 503, title: 'Base agent image is missing' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface ErrorItem {
+  path: string;
+  message: string;
+  code?: string;
+}
+
 export class AppError extends Error {
   override name = 'AppError';
+  readonly status: number;
   constructor(
-    readonly code: string,
-    readonly status: number,
+    readonly code: ErrorCode,
     message: string,
     readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
+    this.status = ERROR_CATALOGUE[code].status;
   }
 }
+
+const NOT_FOUND = {
+  group: 'GROUP_NOT_FOUND',
+  session: 'SESSION_NOT_FOUND',
+  message: 'MESSAGE_NOT_FOUND',
+  'image build': 'IMAGE_BUILD_NOT_FOUND',
+} as const satisfies Record<string, ErrorCode>;
 
 export class NotFoundError extends AppError {
-  constructor(resource: string, id: string) {
-    super(`${resource.toUpperCase()}_NOT_FOUND`, 404, `${resource} ${id} does not exist`);
-  }
-}
-
-export class ConflictError extends AppError {
-  constructor(code: string, message: string, extra: Record<string, unknown> = {}) {
-    super(code, 409, message, extra);
+  constructor(resource: keyof typeof NOT_FOUND, id: string) {
+    super(NOT_FOUND[resource], `${resource} ${id} does not exist`);
   }
 }
 
 export class ValidationError extends AppError {
-  constructor(message: string, errors: Array<{ path: string; message: string; code?: string }> = []) {
-    super('VALIDATION_FAILED', 400, message, { errors });
-  }
-}
-
-export class UnavailableError extends AppError {
-  constructor(code: string, message: string) {
-    super(code, 503, message);
+  constructor(message: string, errors: ErrorItem[] = []) {
+    super('VALIDATION_FAILED', message, { errors });
   }
 }

@@ -4,38 +4,118 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
-import { createRunnerStack, identities, type RunnerStack } from './sessions/assemble.ts';
+import { ImageBuilder } from './images/builder.ts';
+import type { CredentialProxy } from './proxy/credential-proxy.ts';
+import { createCredentialSource } from './proxy/credentials.ts';
+import { startProxyFor } from './proxy/start.ts';
+import { type ContainerRuntime, detectRuntime } from './runtime/index.ts';
+import { identities, isPredecessorOf } from './sessions/identity.ts';
+import { Launcher } from './sessions/launcher.ts';
+import { Reconciler } from './sessions/reconciler.ts';
+import { SessionSupervisor } from './sessions/supervisor.ts';
 import { openStore, type Store } from './store/db.ts';
 import { pruneEvents } from './store/events.ts';
+
+/** The parts a running berth is made of; tests reach into them to inject faults and observe. */
+export interface Parts {
+  supervisor: SessionSupervisor;
+  runtime: ContainerRuntime | undefined;
+  proxy: CredentialProxy | undefined;
+  reconciler: Reconciler | undefined;
+  images: ImageBuilder;
+  instanceId: string;
+  installId: string;
+}
 
 export interface Server {
   app: FastifyInstance;
   store: Store;
   events: EventLog;
-  stack: RunnerStack;
+  parts: Parts;
   apiToken: string;
   tokenGenerated: boolean;
   /** Stops accepting requests, finishes in-flight ones, stops runs (messages requeued), closes the database. */
   close(): Promise<void>;
 }
 
-/** Composes the service: store → events → runner stack → HTTP app. Does not listen. */
+/**
+ * The one wiring file: store → events → runtime, proxy → launcher → supervisor → images → reconciler →
+ * HTTP app. A missing runtime or proxy is reported (readiness, wake errors), not fatal. Does not listen.
+ */
 export async function createServer(config: Config, opts: { store?: Store } = {}): Promise<Server> {
   // The data dir is also the runtime CLIs' working directory, so it exists before anything runs.
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const { token, generated } = resolveApiToken(config);
-  // One logger for the runner and Fastify, made first so start-up warnings are not lost.
+  // One logger for every part and Fastify, made first so start-up warnings are not lost.
   const log = pino({ level: config.logLevel });
   const ids = identities(config);
-  const events = new EventLog(store, { instanceId: ids.instanceId, log });
-  const stack = await createRunnerStack(config, store, events, log, ids);
+  const { installId, instanceId } = ids;
+  const events = new EventLog(store, { instanceId, log });
+
+  let runtime: ContainerRuntime | undefined;
+  let runtimeProblem: string | undefined;
+  try {
+    runtime = await detectRuntime(config.runtime, { pathEnv: config.searchPath, cwd: config.dataDir });
+  } catch (err) {
+    runtimeProblem = (err as Error).message;
+    log.warn({ problem: runtimeProblem }, 'no container runtime; sessions cannot wake');
+  }
+  const credentials = createCredentialSource({
+    file: config.credentialsFile,
+    apiKey: config.anthropicApiKey,
+    oauthToken: config.claudeCodeOauthToken,
+    log,
+  });
+  const started = runtime ? await startProxyFor(runtime, config, credentials, log) : {};
+  const launcher = new Launcher({
+    config,
+    installId,
+    instanceId,
+    proxy: started.proxy,
+    proxyPlan: started.plan,
+    proxyProblem: started.problem,
+    protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
+  });
+  const supervisor = new SessionSupervisor({
+    config,
+    store,
+    events,
+    instanceId,
+    installId,
+    runtime,
+    ...(runtimeProblem ? { runtimeProblem } : {}),
+    launcher,
+    log,
+  });
+  await supervisor.start();
+  const isPredecessor = isPredecessorOf(ids);
+  const images = new ImageBuilder({
+    store,
+    runtime,
+    ...(runtimeProblem ? { runtimeProblem } : {}),
+    baseImage: config.image,
+    installId,
+    instanceId,
+    timeoutMs: config.buildTimeoutMs,
+    searchPath: config.searchPath,
+    log,
+  });
+  await images.recover(isPredecessor);
+  const reconciler = runtime
+    ? new Reconciler({ store, runtime, runner: supervisor, installId, instanceId, isPredecessor, log })
+    : undefined;
+  if (reconciler) {
+    await reconciler.runOnce().catch((err) => log.warn({ err }, 'reconcile at start failed'));
+    reconciler.start(config.reconcileIntervalMs);
+  }
+
   const app = await buildApp({
     config,
     store,
     events,
-    runner: stack.runner,
-    images: stack.images,
+    runner: supervisor,
+    images,
     apiToken: token,
     logger: log,
   });
@@ -52,13 +132,17 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     app,
     store,
     events,
-    stack,
+    parts: { supervisor, runtime, proxy: started.proxy, reconciler, images, instanceId, installId },
     apiToken: token,
     tokenGenerated: generated,
     async close() {
       clearInterval(prune);
       await app.close();
-      await stack.close();
+      await reconciler?.stop();
+      await images.close();
+      await supervisor.close();
+      await started.proxy?.close();
+      credentials.close();
       await events.close();
       await store.close();
     },

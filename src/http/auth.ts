@@ -6,7 +6,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 
 export class UnauthorizedError extends AppError {
   constructor(message: string) {
-    super('UNAUTHORIZED', 401, message);
+    super('UNAUTHORIZED', message);
   }
 }
 

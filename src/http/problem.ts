@@ -1,6 +1,6 @@
-import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.ts';
+import { AppError, ERROR_CATALOGUE, type ErrorCode, type ErrorItem } from '../errors.ts';
+import { RuntimeError, type RuntimeErrorCode } from '../runtime/index.ts';
 import { isNulInText } from '../store/sql-errors.ts';
 
 export interface Problem {
@@ -9,30 +9,34 @@ export interface Problem {
   status: number;
   detail?: string;
   instance?: string;
-  code: string;
-  errors?: Array<{ path: string; message: string; code?: string }>;
+  code: ErrorCode;
+  errors?: ErrorItem[];
   [extra: string]: unknown;
 }
 
 // Fastify's own error codes, mapped once to berth's stable codes.
-const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
-  FST_ERR_BAD_URL: { status: 400, code: 'VALIDATION_FAILED' },
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'INVALID_CONTENT_LENGTH' },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_BAD_URL: 'VALIDATION_FAILED',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
 };
 
-export function problem(
-  status: number,
-  code: string,
-  detail?: string,
-  extra: Record<string, unknown> = {},
-): Problem {
+// The runtime layer names its codes itself; this checks that each one is in the catalogue.
+const RUNTIME_CODES: Record<RuntimeErrorCode, ErrorCode> = {
+  RUNTIME_UNAVAILABLE: 'RUNTIME_UNAVAILABLE',
+  INVALID_RUN_SPEC: 'INVALID_RUN_SPEC',
+  RUNTIME_COMMAND_FAILED: 'RUNTIME_COMMAND_FAILED',
+};
+
+/** Problem details for a catalogue code: status and title always come from the catalogue. */
+export function problem(code: ErrorCode, detail?: string, extra: Record<string, unknown> = {}): Problem {
+  const { status, title } = ERROR_CATALOGUE[code];
   return {
     type: `urn:berth:problem:${code.toLowerCase().replaceAll('_', '-')}`,
-    title: STATUS_CODES[status] ?? 'Error',
+    title,
     status,
     code,
     ...(detail ? { detail } : {}),
@@ -42,7 +46,11 @@ export function problem(
 
 /** Turns any thrown error into problem details; 5xx causes are logged, never sent. */
 export function toProblem(err: unknown, request: FastifyRequest): Problem {
-  if (err instanceof AppError) return problem(err.status, err.code, err.message, err.extra);
+  if (err instanceof AppError) return problem(err.code, err.message, err.extra);
+  if (err instanceof RuntimeError) {
+    if (err.code === 'RUNTIME_COMMAND_FAILED') request.log.error({ err }, 'runtime command failed');
+    return problem(RUNTIME_CODES[err.code], err.message, err.extra);
+  }
   const fe = err as FastifyError & {
     validation?: Array<{
       instancePath: string;
@@ -59,7 +67,6 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
       code: v.keyword,
     }));
     return problem(
-      400,
       'VALIDATION_FAILED',
       `${where} is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
       { errors },
@@ -68,19 +75,18 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   // Path, query and header values are pattern-checked, so only a body can carry a NUL this far.
   if (isNulInText(err)) {
     const errors = [{ path: 'body', message: 'must not contain NUL (U+0000) characters', code: 'nul' }];
-    return problem(400, 'VALIDATION_FAILED', 'body is invalid: text must not contain NUL characters', {
+    return problem('VALIDATION_FAILED', 'body is invalid: text must not contain NUL characters', {
       errors,
     });
   }
   if (err instanceof SyntaxError || (fe.code && FASTIFY_CODES[fe.code])) {
-    const mapped = (fe.code && FASTIFY_CODES[fe.code]) || { status: 400, code: 'INVALID_JSON' };
-    return problem(mapped.status, mapped.code, fe.message);
+    return problem((fe.code && FASTIFY_CODES[fe.code]) || 'INVALID_JSON', fe.message);
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return problem(fe.statusCode, 'BAD_REQUEST', fe.message);
+    return problem('BAD_REQUEST', fe.message);
   }
   request.log.error({ err }, 'unhandled error');
-  return problem(500, 'INTERNAL', 'an unexpected error occurred; it has been logged');
+  return problem('INTERNAL', 'an unexpected error occurred; it has been logged');
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {

@@ -1,13 +1,40 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { AppError } from '../errors.ts';
+import type { operations } from './api.d.ts';
 import { problem, sendProblem } from './problem.ts';
-import { type Operation, operations } from './spec.ts';
+import { operations as contractOperations, type Operation } from './spec.ts';
+
+/** Every operationId of openapi.yaml; route types below come from src/http/api.d.ts (generated). */
+export type OperationId = keyof operations;
+type Op<K extends OperationId> = operations[K];
+type Part<K extends OperationId, W extends 'path' | 'query' | 'header'> = Exclude<
+  Op<K>['parameters'][W],
+  undefined
+>;
+/** Query parameters whose contract default Fastify fills in, so handlers always see them set. */
+export const DEFAULTED_QUERY = ['limit', 'after', 'wait'] as const;
+type Defaulted<Q> = Omit<Q, (typeof DEFAULTED_QUERY)[number]> & {
+  [P in keyof Q & (typeof DEFAULTED_QUERY)[number]]-?: Exclude<Q[P], undefined>;
+};
+type LowerKeys<H> = { [P in keyof H as Lowercase<P & string>]: H[P] };
+type JsonOf<T> = T extends { content: { 'application/json': infer B } } ? B : never;
+type Body<K extends OperationId> = JsonOf<Exclude<Op<K>['requestBody'], undefined>>;
+type Success<R> = { [S in keyof R]: S extends 200 | 201 | 202 ? JsonOf<R[S]> : never }[keyof R];
+/** What a handler may return: a success body of the contract, or nothing for 204s and hand-sent replies. */
+export type ResponseOf<K extends OperationId> = Success<Op<K>['responses']> | undefined;
+
+export type RequestOf<K extends OperationId> = FastifyRequest<{
+  Params: Part<K, 'path'>;
+  Querystring: Defaulted<Part<K, 'query'>>;
+  Headers: LowerKeys<Part<K, 'header'>>;
+  Body: Body<K>;
+}>;
 
 let cached: Map<string, Operation> | undefined;
 
 export function contract(): Map<string, Operation> {
-  cached ??= operations();
+  cached ??= contractOperations();
   return cached;
 }
 
@@ -17,11 +44,19 @@ type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown
 async function requireJson(request: FastifyRequest): Promise<void> {
   const type = request.headers['content-type'];
   if (type === undefined || type.split(';')[0]!.trim().toLowerCase() === 'application/json') return;
-  throw new AppError('UNSUPPORTED_MEDIA_TYPE', 415, `request bodies must be application/json, not "${type}"`);
+  throw new AppError('UNSUPPORTED_MEDIA_TYPE', `request bodies must be application/json, not "${type}"`);
 }
 
-/** Registers a handler for an operation of openapi.yaml: method, URL and request schemas come from the contract. */
-export function route(app: FastifyInstance, operationId: string, handler: Handler): void {
+/**
+ * Registers a handler for an operation of openapi.yaml: method, URL and request schemas come from the
+ * contract, and so do the handler's request and response types.
+ */
+export function route<K extends OperationId>(
+  app: FastifyInstance,
+  operationId: K,
+  // biome-ignore lint/suspicious/noConfusingVoidType: 204 handlers return nothing
+  handler: (request: RequestOf<K>, reply: FastifyReply) => Promise<ResponseOf<K> | FastifyReply | void>,
+): void {
   const op = contract().get(operationId);
   if (!op) throw new Error(`operation ${operationId} is not in openapi.yaml`);
   app.route({
@@ -30,7 +65,7 @@ export function route(app: FastifyInstance, operationId: string, handler: Handle
     schema: op.schema,
     config: { operationId, public: op.public },
     ...(op.schema.body ? { onRequest: requireJson } : {}),
-    handler,
+    handler: handler as Handler,
   });
 }
 
@@ -38,13 +73,13 @@ export function route(app: FastifyInstance, operationId: string, handler: Handle
  * Registers a WebSocket operation of openapi.yaml (a GET): hooks and validation answer before the upgrade,
  * `socket` runs once upgraded, `http` answers a plain request. Its config lets auth accept browser fallbacks.
  */
-export function socketRoute(
+export function socketRoute<K extends OperationId>(
   app: FastifyInstance,
-  operationId: string,
+  operationId: K,
   handlers: {
-    preHandler?: Handler;
+    preHandler?: (request: RequestOf<K>, reply: FastifyReply) => Promise<unknown>;
     http: Handler;
-    socket: (socket: WebSocket, request: FastifyRequest) => void;
+    socket: (socket: WebSocket, request: RequestOf<K>) => void;
   },
 ): void {
   const op = contract().get(operationId);
@@ -55,9 +90,9 @@ export function socketRoute(
     url: op.url,
     schema: op.schema,
     config: { operationId, public: op.public, websocket: true },
-    ...(handlers.preHandler ? { preHandler: handlers.preHandler } : {}),
+    ...(handlers.preHandler ? { preHandler: handlers.preHandler as Handler } : {}),
     handler: handlers.http,
-    wsHandler: (socket, request) => handlers.socket(socket, request),
+    wsHandler: (socket, request) => handlers.socket(socket, request as RequestOf<K>),
   });
 }
 
@@ -66,11 +101,7 @@ export const upgradeRequired: Handler = async (_request, reply) => {
   reply.header('upgrade', 'websocket');
   return sendProblem(
     reply,
-    problem(
-      426,
-      'UPGRADE_REQUIRED',
-      'this endpoint is a WebSocket; connect with an Upgrade: websocket request',
-    ),
+    problem('UPGRADE_REQUIRED', 'this endpoint is a WebSocket; connect with an Upgrade: websocket request'),
   );
 };
 

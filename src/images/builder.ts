@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { UnavailableError } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
@@ -82,7 +82,7 @@ export class ImageBuilder {
     const baseId = await runtime.imageId(base);
     const labels = baseId ? await runtime.imageLabels(base) : undefined;
     if (!baseId || !labels)
-      throw new UnavailableError(
+      throw new AppError(
         'IMAGE_UNAVAILABLE',
         `base agent image ${base} is not present in ${runtime.name}: build it with \`npm run image\``,
       );
@@ -152,7 +152,7 @@ export class ImageBuilder {
 
   #runtime(): ContainerRuntime {
     if (this.#deps.runtime) return this.#deps.runtime;
-    throw new UnavailableError(
+    throw new AppError(
       'RUNTIME_UNAVAILABLE',
       this.#deps.runtimeProblem ?? 'no container runtime is available',
     );

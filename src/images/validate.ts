@@ -59,7 +59,6 @@ export class AptUnsupportedError extends AppError {
   constructor(base: string) {
     super(
       'IMAGE_APT_UNSUPPORTED',
-      400,
       `the base agent image ${base} is the offline build (FROM scratch, busybox and node only): it has no apt. ` +
         'Install apt packages on a registry base: make node:20-slim available, run `npm run image` ' +
         '(it builds the registry image when node:20-slim is present), or ask only for npm packages.',

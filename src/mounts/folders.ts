@@ -9,17 +9,18 @@ export const RESERVED_FOLDERS: readonly string[] = ['global'];
 /** Group and session ids used as directory names: one plain path component, never `.`/`..`. */
 export const DIR_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
+/** A folder name from a request is refused (400); an unsafe entry already on disk is FOLDER_UNSAFE (500). */
 export type FolderErrorCode =
   | 'FOLDER_INVALID'
   | 'FOLDER_RESERVED'
   | 'FOLDER_ID_INVALID'
   | 'FOLDER_ESCAPE'
-  | 'FOLDER_NOT_DIRECTORY';
+  | 'FOLDER_UNSAFE';
 
 export class FolderError extends AppError {
   override name = 'FolderError';
-  constructor(code: FolderErrorCode, message: string, status = 400) {
-    super(code, status, message);
+  constructor(code: FolderErrorCode, message: string) {
+    super(code, message);
   }
 }
 
@@ -92,9 +93,8 @@ async function checkExistingDir(p: string): Promise<boolean> {
   const st = await lstatOrUndefined(p);
   if (!st) return false;
   if (st.isSymbolicLink())
-    throw new FolderError('FOLDER_ESCAPE', `${p} is a symbolic link; refusing to follow it`, 500);
-  if (!st.isDirectory())
-    throw new FolderError('FOLDER_NOT_DIRECTORY', `${p} exists and is not a directory`, 500);
+    throw new FolderError('FOLDER_UNSAFE', `${p} is a symbolic link; refusing to follow it`);
+  if (!st.isDirectory()) throw new FolderError('FOLDER_UNSAFE', `${p} exists and is not a directory`);
   return true;
 }
 
@@ -125,7 +125,7 @@ export async function ensureDir(base: string, target: string, owner?: Owner): Pr
   }
   const real = await realpath(current);
   if (real !== current || !isWithin(realBase, real))
-    throw new FolderError('FOLDER_ESCAPE', `${current} resolves outside ${realBase}`, 500);
+    throw new FolderError('FOLDER_UNSAFE', `${current} resolves outside ${realBase}`);
   if (owner && isRoot()) await chown(real, owner.uid, owner.gid);
   return real;
 }

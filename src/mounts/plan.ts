@@ -20,8 +20,8 @@ const ENV_FILE = /^\.env(\..*)?$/i;
 
 export class MountPlanError extends AppError {
   override name = 'MountPlanError';
-  constructor(code: string, message: string) {
-    super(code, 500, message);
+  constructor(code: 'MOUNT_PROJECT_MISSING' | 'MOUNT_PROJECT_PROTECTED', message: string) {
+    super(code, message);
   }
 }
 

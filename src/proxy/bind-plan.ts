@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import process from 'node:process';
 import type { RuntimeName } from '../config.ts';
+import { AppError } from '../errors.ts';
 import { type LinuxAddresses, readLinuxAddresses } from './linux-addresses.ts';
 
 /** What the bind decision depends on; gathered by `detectHostFacts`, or written by hand in tests. */
@@ -27,9 +28,11 @@ export interface ProxyBindPlan {
   network?: string;
 }
 
-export class ProxyBindError extends Error {
+export class ProxyBindError extends AppError {
   override name = 'ProxyBindError';
-  readonly code = 'PROXY_BIND_UNSAFE';
+  constructor(message: string) {
+    super('PROXY_BIND_UNSAFE', message);
+  }
 }
 
 const LOOPBACK = '127.0.0.1';

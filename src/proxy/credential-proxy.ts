@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
+import { AppError } from '../errors.ts';
 import { assertSafeBindHost } from './bind-plan.ts';
 import type { Credential, CredentialSource } from './credentials.ts';
 import { checkRequest, type ForwardTarget } from './framing.ts';
@@ -47,9 +48,11 @@ export interface CredentialProxy {
   close(): Promise<void>;
 }
 
-export class ProxyListenError extends Error {
+export class ProxyListenError extends AppError {
   override name = 'ProxyListenError';
-  readonly code = 'PROXY_LISTEN_FAILED';
+  constructor(message: string) {
+    super('PROXY_LISTEN_FAILED', message);
+  }
 }
 
 const silent: ProxyLogger = { debug: () => {}, warn: () => {} };

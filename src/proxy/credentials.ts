@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { AppError } from '../errors.ts';
 
 export type CredentialMode = 'api-key' | 'oauth';
 
@@ -26,9 +27,11 @@ export interface CredentialSource {
   close(): void;
 }
 
-export class CredentialError extends Error {
+export class CredentialError extends AppError {
   override name = 'CredentialError';
-  readonly code = 'CREDENTIALS_INVALID';
+  constructor(message: string) {
+    super('CREDENTIALS_INVALID', message);
+  }
 }
 
 // Header-safe token characters: visible ASCII, no spaces, so a value can never split a header.

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { RuntimeName } from '../config.ts';
 import type { Dialect } from './dialect.ts';
 import { planEnv } from './env.ts';
 import { RuntimeCommandError, RuntimeMissingError, tail } from './errors.ts';
@@ -19,6 +18,7 @@ import type {
   ContainerSummary,
   RunningContainer,
   RunSpec,
+  RuntimeName,
 } from './types.ts';
 import { assertContainerName, assertImageRef, assertLabels } from './validate.ts';
 

@@ -2,9 +2,9 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import process from 'node:process';
-import type { RuntimeName } from '../config.ts';
 import { RuntimeMissingError } from './errors.ts';
 import { installHint } from './hints.ts';
+import type { RuntimeName } from './types.ts';
 
 /** Used when the caller passes no PATH (src/ never reads process.env outside config.ts). */
 export const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/homebrew/bin';

@@ -1,5 +1,4 @@
-import type { RuntimeName } from '../config.ts';
-import type { ContainerState, ContainerSummary, RunSpec } from './types.ts';
+import type { ContainerState, ContainerSummary, RunSpec, RuntimeName } from './types.ts';
 
 export interface GatewayInfo {
   gateway: string | undefined;

@@ -1,15 +1,26 @@
-import { AppError } from '../errors.ts';
+/** Codes of runtime failures; each is an entry of berth's error catalogue (src/errors.ts). */
+export type RuntimeErrorCode = 'RUNTIME_UNAVAILABLE' | 'INVALID_RUN_SPEC' | 'RUNTIME_COMMAND_FAILED';
 
-/** Base for runtime errors, so the HTTP layer maps them like every other AppError. */
-export class RuntimeError extends AppError {
+/**
+ * Base for runtime errors. The runtime layer imports nothing else of berth's, so it names its codes
+ * here and the HTTP layer maps them through the catalogue like every other error.
+ */
+export class RuntimeError extends Error {
   override name = 'RuntimeError';
+  constructor(
+    readonly code: RuntimeErrorCode,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
 }
 
 /** No usable container runtime; the message says what to install. */
 export class RuntimeMissingError extends RuntimeError {
   override name = 'RuntimeMissingError';
   constructor(message: string) {
-    super('RUNTIME_UNAVAILABLE', 503, message);
+    super('RUNTIME_UNAVAILABLE', message);
   }
 }
 
@@ -17,7 +28,7 @@ export class RuntimeMissingError extends RuntimeError {
 export class InvalidRunSpecError extends RuntimeError {
   override name = 'InvalidRunSpecError';
   constructor(message: string) {
-    super('INVALID_RUN_SPEC', 400, message);
+    super('INVALID_RUN_SPEC', message);
   }
 }
 
@@ -55,7 +66,6 @@ export class RuntimeCommandError extends RuntimeError {
     const tail = info.stderrTail.trim() || info.stdoutTail.trim();
     super(
       'RUNTIME_COMMAND_FAILED',
-      500,
       `${info.binary} ${info.args.join(' ')} ${how}${tail ? `: ${lastLine(tail)}` : ''}`,
       {
         exitCode: info.exitCode,

@@ -1,4 +1,4 @@
-import type { RuntimeName } from '../config.ts';
+import type { RuntimeName } from './types.ts';
 
 /** What to install, per runtime, in words an operator can act on. */
 export function installHint(name: RuntimeName): string {

@@ -4,13 +4,13 @@
  * builds those arrays and normalises their JSON, in the spirit of testcontainers' runtime
  * strategies.
  */
-import type { RuntimeName } from '../config.ts';
+
 import { apple } from './apple.ts';
 import { CliRuntime, type CliRuntimeOptions } from './cli.ts';
 import { FALLBACK_PATH, locateRuntime } from './detect.ts';
 import type { Dialect } from './dialect.ts';
 import { docker, podman } from './oci.ts';
-import type { ContainerRuntime } from './types.ts';
+import type { ContainerRuntime, RuntimeName } from './types.ts';
 
 export type { CliRuntimeOptions } from './cli.ts';
 export { findOnPath } from './detect.ts';
@@ -19,6 +19,7 @@ export {
   InvalidRunSpecError,
   RuntimeCommandError,
   RuntimeError,
+  type RuntimeErrorCode,
   RuntimeMissingError,
 } from './errors.ts';
 export type * from './types.ts';

@@ -1,7 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
-import type { RuntimeName } from '../config.ts';
-
-export type { RuntimeName };
+/** The container CLIs berth drives. */
+export type RuntimeName = 'docker' | 'podman' | 'container';
 
 export interface MountSpec {
   hostPath: string;

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import process from 'node:process';
 import type { Config } from '../config.ts';
-import { UnavailableError } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import { planMounts } from '../mounts/index.ts';
 import { newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
@@ -50,7 +50,7 @@ export class Launcher {
     const image = cc.image ?? config.image;
     await this.#requireImage(runtime, image);
     if (!proxy && config.agent === 'anthropic') {
-      throw new UnavailableError(
+      throw new AppError(
         'PROXY_UNAVAILABLE',
         this.#deps.proxyProblem ?? 'the credential proxy is not running',
       );
@@ -151,7 +151,7 @@ export class Launcher {
     const key = `${runtime.name}:${image}`;
     if (this.#imagesSeen.has(key)) return;
     if (!(await runtime.imageId(image))) {
-      throw new UnavailableError(
+      throw new AppError(
         'IMAGE_MISSING',
         `agent image ${image} is not present in ${runtime.name}: build it with \`npm run image\` (BERTH_RUNTIME=${runtime.name})`,
       );

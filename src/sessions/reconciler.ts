@@ -1,12 +1,12 @@
 import type { ContainerRuntime } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { liveSessions, sessionsToResume } from '../store/sessions.ts';
-import type { SessionRunner } from './supervisor.ts';
+import type { SessionSupervisor } from './supervisor.ts';
 
 export interface ReconcilerDeps {
   store: Store;
   runtime: ContainerRuntime;
-  runner: SessionRunner;
+  runner: SessionSupervisor;
   installId: string;
   instanceId: string;
   /** Instance ids of this host and data dir that belong to earlier processes: their runs are dead. */

@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import { UnavailableError } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { TrafficStats } from '../proxy/credential-proxy.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
@@ -38,7 +38,7 @@ const CONTROL_CHANNEL = 'berth_control';
  * Owns this instance's session containers. Exactly one container per session: in-process, wakes
  * share one promise; across instances, the session row lock and lease decide (see claimWake).
  */
-export class SessionRunner implements SessionControl {
+export class SessionSupervisor implements SessionControl {
   readonly #deps: RunnerDeps;
   readonly #runs = new Map<string, LiveRun>();
   readonly #waking = new Map<string, Promise<WakeResult>>();
@@ -145,10 +145,10 @@ export class SessionRunner implements SessionControl {
   }
 
   async #wake(sessionId: string): Promise<WakeResult> {
-    if (this.#closing) throw new UnavailableError('SHUTTING_DOWN', 'berth is shutting down');
+    if (this.#closing) throw new AppError('SHUTTING_DOWN', 'berth is shutting down');
     const { runtime, config, store, instanceId, launcher } = this.#deps;
     if (!runtime)
-      throw new UnavailableError('RUNTIME_UNAVAILABLE', this.#deps.runtimeProblem ?? 'no container runtime');
+      throw new AppError('RUNTIME_UNAVAILABLE', this.#deps.runtimeProblem ?? 'no container runtime');
     const release = await this.#slots.acquire();
     try {
       const claim = await claimWake(store.db, {

@@ -1,5 +1,5 @@
 import { asc, eq, gt } from 'drizzle-orm';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
 import { type ContainerConfig, type GroupRow, groups } from './schema.ts';
@@ -26,8 +26,7 @@ export async function createGroup(db: Queryable, input: NewGroup): Promise<Group
       .returning();
     return row!;
   } catch (err) {
-    if (isUniqueViolation(err))
-      throw new ConflictError('GROUP_FOLDER_TAKEN', `folder "${input.folder}" is taken`);
+    if (isUniqueViolation(err)) throw new AppError('GROUP_FOLDER_TAKEN', `folder "${input.folder}" is taken`);
     throw err;
   }
 }

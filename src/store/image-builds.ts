@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { AppError, ConflictError, NotFoundError } from '../errors.ts';
+import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
 import { groups, type ImageBuildRow, type ImagePackages, imageBuilds } from './schema.ts';
@@ -24,7 +24,7 @@ export async function createImageBuild(db: Queryable, input: NewImageBuild): Pro
     return row!;
   } catch (err) {
     if (isUniqueViolation(err))
-      throw new ConflictError(
+      throw new AppError(
         'IMAGE_BUILD_IN_PROGRESS',
         `group ${input.groupId} already has an image build queued or running; wait for it or cancel it`,
       );
@@ -54,7 +54,7 @@ export async function getImageBuild(db: Queryable, groupId: string, id: string):
     .select()
     .from(imageBuilds)
     .where(and(eq(imageBuilds.id, id), eq(imageBuilds.groupId, groupId)));
-  if (!row) throw new AppError('IMAGE_BUILD_NOT_FOUND', 404, `image build ${id} does not exist`);
+  if (!row) throw new NotFoundError('image build', id);
   return row;
 }
 

@@ -18,7 +18,7 @@ const now = () => timestamp({ withTimezone: true, mode: 'date' }).notNull().defa
 export interface ExtraMount {
   hostPath: string;
   containerPath?: string;
-  readonly?: boolean;
+  readonly: boolean;
 }
 
 export interface ContainerConfig {

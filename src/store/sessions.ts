@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, sql } from 'drizzle-orm';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
 import { messages, type SessionRow, sessions } from './schema.ts';
@@ -19,7 +19,7 @@ export async function createSession(
     return row!;
   } catch (err) {
     if (isUniqueViolation(err))
-      throw new ConflictError(
+      throw new AppError(
         'SESSION_EXTERNAL_KEY_TAKEN',
         `external key "${input.externalKey}" already has a session`,
       );

@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { encodeMessage, FrameParser, newFrameNonce } from '../../src/protocol/frames.ts';
 import { type ContainerRuntime, createRuntime, type RunSpec } from '../../src/runtime/index.ts';
 import type { Server } from '../../src/server.ts';
-import { identities } from '../../src/sessions/assemble.ts';
+import { identities } from '../../src/sessions/identity.ts';
 import setupPostgres from '../support/global-setup.ts';
 import { createDatabase, startService } from '../support/service.ts';
 

@@ -3,13 +3,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import createClient, { type Client } from 'openapi-fetch';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import type { paths } from '../generated/api.d.ts';
+import type { paths } from '../../src/http/api.d.ts';
 import { expectMatchesSpec, type Group, type Problem } from '../support/contract.ts';
 import { dbKinds, tempDir } from '../support/db.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const committed = path.join(root, 'test/generated/api.d.ts');
+const committed = path.join(root, 'src/http/api.d.ts');
 
 /** What openapi-fetch hands back, checked against openapi.yaml like every other response here. */
 function checked(
@@ -22,7 +22,7 @@ function checked(
 }
 
 describe('generated client types', () => {
-  it('match what openapi-typescript makes of openapi.yaml today (run `npm run generate:client`)', () => {
+  it('match what openapi-typescript makes of openapi.yaml today (run `npm run generate:api`)', () => {
     const out = path.join(tempDir('berth-client-'), 'api.d.ts');
     execFileSync(path.join(root, 'node_modules/.bin/openapi-typescript'), ['openapi.yaml', '-o', out], {
       cwd: root,

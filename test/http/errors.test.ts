@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_LIMIT } from '../../src/app.ts';
-import type { components } from '../generated/api.d.ts';
+import type { components } from '../../src/http/api.d.ts';
 import {
   call,
   expectProblem,

@@ -396,8 +396,8 @@ describe.each(dbKinds())('session event stream over WebSocket (%s)', (dbKind) =>
       config: srv.config,
       store: srv.store,
       events: srv.events,
-      runner: srv.stack.runner,
-      images: srv.stack.images,
+      runner: srv.parts.supervisor,
+      images: srv.parts.images,
     };
     await app.register(streamRoutes(ctx, { pingIntervalMs: 50 }));
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -195,7 +195,7 @@ describe('image builds across a restart', () => {
       groupId: mine!,
       tag: 'berth-group-a:0000000000000000',
       packages,
-      ownerInstance: first.stack.instanceId,
+      ownerInstance: first.parts.instanceId,
     });
     await markBuildRunning(first.store.db, orphan.id);
     const elsewhere = await createImageBuild(first.store.db, {

@@ -139,7 +139,7 @@ describe('ensureDir', () => {
     await mkdir(base, { recursive: true });
     await mkdir(outside);
     await symlink(outside, path.join(base, 'grp_1'));
-    expect(await codeOfAsync(ensureDir(base, path.join(base, 'grp_1', 'ses_1')))).toBe('FOLDER_ESCAPE');
+    expect(await codeOfAsync(ensureDir(base, path.join(base, 'grp_1', 'ses_1')))).toBe('FOLDER_UNSAFE');
     expect(await readdir(outside)).toEqual([]);
   });
 
@@ -147,7 +147,7 @@ describe('ensureDir', () => {
     const base = path.join(tmp, 'sym-leaf');
     await mkdir(path.join(base, 'real'), { recursive: true });
     await symlink(path.join(base, 'real'), path.join(base, 'link'));
-    expect(await codeOfAsync(ensureDir(base, path.join(base, 'link')))).toBe('FOLDER_ESCAPE');
+    expect(await codeOfAsync(ensureDir(base, path.join(base, 'link')))).toBe('FOLDER_UNSAFE');
   });
 
   it('accepts a base that is itself a symlink and returns paths under its real location', async () => {
@@ -162,7 +162,7 @@ describe('ensureDir', () => {
     const base = path.join(tmp, 'file-in-way');
     await mkdir(base);
     await writeFile(path.join(base, 'g'), 'x');
-    expect(await codeOfAsync(ensureDir(base, path.join(base, 'g', 's')))).toBe('FOLDER_NOT_DIRECTORY');
+    expect(await codeOfAsync(ensureDir(base, path.join(base, 'g', 's')))).toBe('FOLDER_UNSAFE');
   });
 
   it.runIf(isRoot)('chowns only the leaf to the container user when running as root', async () => {

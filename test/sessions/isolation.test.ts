@@ -110,7 +110,7 @@ describe.each(runtimesUnderTest())('what an agent can reach on %s', (runtime) =>
     const env = JSON.parse(await ask(server, sessionId, '!env')) as Record<string, string>;
     await server.api(`/v1/sessions/${sessionId}/stop`, { method: 'POST' });
     const seen = model.requests.length;
-    const { host, port } = server.stack.proxy!.address;
+    const { host, port } = server.parts.proxy!.address;
     const res = await fetch(`http://${host}:${port}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': env.ANTHROPIC_API_KEY!, 'content-type': 'application/json' },

@@ -29,7 +29,7 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
     await server?.close();
   });
 
-  const containersOf = (sessionId: string) => server.stack.runtime!.list({ 'berth.session': sessionId });
+  const containersOf = (sessionId: string) => server.parts.runtime!.list({ 'berth.session': sessionId });
 
   it('answers three messages in order, one container, replies as output events', async () => {
     const { sessionId } = await newSession(server);

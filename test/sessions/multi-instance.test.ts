@@ -43,7 +43,7 @@ describe.runIf(runtime && withPostgres)('several instances sharing one PostgreSQ
     expect(new Set(bodies.map((x) => x.generation))).toEqual(new Set([1]));
     // The answer comes once the runtime CLI is spawned; the container itself appears a moment later.
     const containers = await until(async () => {
-      const list = await a.stack.runtime!.list({ 'berth.session': sessionId });
+      const list = await a.parts.runtime!.list({ 'berth.session': sessionId });
       return list.length > 0 ? list : undefined;
     });
     expect(containers).toHaveLength(1);

@@ -11,8 +11,8 @@ export const parseKinds = (raw: string | undefined): EventKind[] | undefined =>
 export function eventRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
     route(app, 'listEvents', async (request, reply) => {
-      const { sessionId } = request.params as { sessionId: string };
-      const q = request.query as { after: number; kinds?: string; limit: number; wait: number };
+      const { sessionId } = request.params;
+      const q = request.query;
       await getSession(ctx.store.db, sessionId);
       const query = { sessionId, after: q.after, kinds: parseKinds(q.kinds), limit: q.limit };
       const abort = new AbortController();

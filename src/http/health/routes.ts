@@ -5,7 +5,7 @@ import { route } from '../route.ts';
 
 export function healthRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
-    route(app, 'getHealth', async () => ({ status: 'ok' }));
+    route(app, 'getHealth', async () => ({ status: 'ok' as const }));
 
     route(app, 'getReadiness', async (_request, reply) => {
       const database: Check = await ctx.store.ping().then(

@@ -1,44 +1,42 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import { ConflictError } from '../../errors.ts';
+import { AppError } from '../../errors.ts';
 import type { BuildEnd } from '../../images/output.ts';
 import type { PackageRequest } from '../../images/validate.ts';
 import type { AppContext } from '../context.ts';
 import { presentImageBuild } from '../present.ts';
 import { route, socketRoute, upgradeRequired } from '../route.ts';
 
-type BuildParams = { groupId: string; buildId: string };
-
 export function imageRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
     route(app, 'buildGroupImage', async (request, reply) => {
-      const { groupId } = request.params as { groupId: string };
-      const { build, reused } = await ctx.images.request(groupId, request.body as Partial<PackageRequest>);
+      const { groupId } = request.params;
+      const { build, reused } = await ctx.images.request(groupId, request.body);
       reply.code(reused ? 200 : 202);
       if (!reused) reply.header('location', `/v1/groups/${groupId}/image/builds/${build.id}`);
       return presentImageBuild(build);
     });
 
     route(app, 'clearGroupImage', async (request, reply) => {
-      const { groupId } = request.params as { groupId: string };
+      const { groupId } = request.params;
       await ctx.images.clear(groupId);
       reply.code(204);
     });
 
     route(app, 'getImageBuild', async (request) => {
-      const { groupId, buildId } = request.params as BuildParams;
+      const { groupId, buildId } = request.params;
       return presentImageBuild(await ctx.images.get(groupId, buildId));
     });
 
     socketRoute(app, 'streamImageBuildOutput', {
       // Before the upgrade, so an unknown build is a plain 404.
       async preHandler(request) {
-        const { groupId, buildId } = request.params as BuildParams;
+        const { groupId, buildId } = request.params;
         await ctx.images.get(groupId, buildId);
       },
       http: upgradeRequired,
       socket(socket, request) {
-        const { groupId, buildId } = request.params as BuildParams;
+        const { groupId, buildId } = request.params;
         void sendBuildOutput(ctx, socket, groupId, buildId).catch((err) => {
           request.log.warn({ err, buildId }, 'build output stream failed');
           socket.close(1011, 'build output stream failed');
@@ -47,13 +45,10 @@ export function imageRoutes(ctx: AppContext) {
     });
 
     route(app, 'cancelImageBuild', async (request) => {
-      const { groupId, buildId } = request.params as BuildParams;
+      const { groupId, buildId } = request.params;
       const { build, cancelled } = await ctx.images.cancel(groupId, buildId);
       if (!cancelled)
-        throw new ConflictError(
-          'IMAGE_BUILD_FINISHED',
-          `image build ${buildId} already ended (${build.status})`,
-        );
+        throw new AppError('IMAGE_BUILD_FINISHED', `image build ${buildId} already ended (${build.status})`);
       return presentImageBuild(build);
     });
   };

@@ -10,9 +10,9 @@ export function messageRoutes(ctx: AppContext) {
     const { db } = ctx.store;
 
     route(app, 'postMessage', async (request, reply) => {
-      const { sessionId } = request.params as { sessionId: string };
-      const { text } = request.body as { text: string };
-      const idempotencyKey = (request.headers as Record<string, string | undefined>)['idempotency-key'];
+      const { sessionId } = request.params;
+      const { text } = request.body;
+      const idempotencyKey = request.headers['idempotency-key'];
       const { message, created } = await enqueueMessage(db, { sessionId, body: text, idempotencyKey });
       // Stored first, then handed to the runner: a crash in between leaves it pending for the next wake.
       ctx.runner.messageQueued(sessionId);
@@ -22,15 +22,15 @@ export function messageRoutes(ctx: AppContext) {
     });
 
     route(app, 'listMessages', async (request) => {
-      const { sessionId } = request.params as { sessionId: string };
-      const q = request.query as { after: number; limit: number };
+      const { sessionId } = request.params;
+      const q = request.query;
       await getSession(db, sessionId);
       const rows = await listMessages(db, { sessionId, after: q.after, limit: q.limit });
       return { items: rows.map(presentMessage), nextAfter: rows.at(-1)?.seq ?? q.after };
     });
 
     route(app, 'getMessage', async (request) => {
-      const { sessionId, messageId } = request.params as { sessionId: string; messageId: string };
+      const { sessionId, messageId } = request.params;
       return presentMessage(await getMessage(db, sessionId, messageId));
     });
   };

@@ -36,7 +36,7 @@ export async function validateGroupContainerConfig(
 export function mountRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
     route(app, 'checkMounts', async (request) => {
-      const body = request.body as { trust: 'admin' | 'member'; mounts: ExtraMountRequest[] };
+      const body = request.body;
       const result = await checkExtraMounts(body.mounts, mountContext(ctx, body.trust));
       return {
         accepted: result.accepted.map((m) => ({

@@ -11,20 +11,18 @@ import type { AppContext } from '../context.ts';
 import { presentSession } from '../present.ts';
 import { page, route } from '../route.ts';
 
-type SessionParams = { sessionId: string };
-
 export function sessionRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
     const { db } = ctx.store;
 
     route(app, 'createSession', async (request, reply) => {
-      const body = request.body as { groupId: string; externalKey?: string };
+      const body = request.body;
       reply.code(201);
       return presentSession(await createSession(db, body));
     });
 
     route(app, 'ensureSession', async (request, reply) => {
-      const { groupId, externalKey } = request.params as { groupId: string; externalKey: string };
+      const { groupId, externalKey } = request.params;
       await getGroup(db, groupId);
       const { session, created } = await ensureSession(db, { groupId, externalKey });
       reply.code(created ? 201 : 200);
@@ -32,18 +30,18 @@ export function sessionRoutes(ctx: AppContext) {
     });
 
     route(app, 'listSessions', async (request) => {
-      const q = request.query as { cursor?: string; limit: number; groupId?: string };
+      const q = request.query;
       const rows = await listSessions(db, { after: q.cursor, limit: q.limit + 1, groupId: q.groupId });
       return page(rows, q.limit, presentSession);
     });
 
     route(app, 'getSession', async (request) => {
-      const { sessionId } = request.params as SessionParams;
+      const { sessionId } = request.params;
       return presentSession(await getSession(db, sessionId));
     });
 
     route(app, 'deleteSession', async (request, reply) => {
-      const { sessionId } = request.params as SessionParams;
+      const { sessionId } = request.params;
       await getSession(db, sessionId);
       await ctx.runner.stop(sessionId);
       await deleteSession(db, sessionId);
@@ -51,13 +49,13 @@ export function sessionRoutes(ctx: AppContext) {
     });
 
     route(app, 'wakeSession', async (request) => {
-      const { sessionId } = request.params as SessionParams;
+      const { sessionId } = request.params;
       await getSession(db, sessionId);
       return ctx.runner.wake(sessionId);
     });
 
     route(app, 'stopSession', async (request) => {
-      const { sessionId } = request.params as SessionParams;
+      const { sessionId } = request.params;
       await getSession(db, sessionId);
       await ctx.runner.stop(sessionId);
       return presentSession(await getSession(db, sessionId));

@@ -22,11 +22,6 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   pageSize: 500,
 };
 
-interface StreamQuery {
-  after?: number;
-  kinds?: string;
-}
-
 /** `GET /v1/sessions/{id}/stream`: a session's events over WebSocket, replayed from a cursor, then live. */
 export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
   const limits = { ...DEFAULT_STREAM_LIMITS, ...opts.limits };
@@ -37,20 +32,19 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
     socketRoute(app, 'streamEvents', {
       // Runs before the upgrade, so an unknown session or a cursor past the end is a plain HTTP error.
       async preHandler(request) {
-        const { sessionId } = request.params as { sessionId: string };
-        const { after } = request.query as StreamQuery;
+        const { sessionId } = request.params;
+        const { after } = request.query;
         const session = await getSession(ctx.store.db, sessionId);
         if (after !== undefined && after > session.eventSeq)
           throw new AppError(
             'CURSOR_OUT_OF_RANGE',
-            400,
             `after=${after} is past the session's last event (${session.eventSeq})`,
           );
       },
       http: upgradeRequired,
       socket(socket, request) {
-        const { sessionId } = request.params as { sessionId: string };
-        const { after, kinds } = request.query as StreamQuery;
+        const { sessionId } = request.params;
+        const { after, kinds } = request.query;
         pings.watch(socket);
         new Viewer(
           socket,
