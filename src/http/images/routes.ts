@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { AppError } from '../../errors.ts';
 import type { BuildEnd } from '../../images/output.ts';
-import type { PackageRequest } from '../../images/validate.ts';
 import type { AppContext } from '../context.ts';
 import { presentImageBuild } from '../present.ts';
 import { route, socketRoute, upgradeRequired } from '../route.ts';
+import { CLOSE, frameSender } from '../stream/socket.ts';
 
 export function imageRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
@@ -39,7 +39,7 @@ export function imageRoutes(ctx: AppContext) {
         const { groupId, buildId } = request.params;
         void sendBuildOutput(ctx, socket, groupId, buildId).catch((err) => {
           request.log.warn({ err, buildId }, 'build output stream failed');
-          socket.close(1011, 'build output stream failed');
+          socket.close(CLOSE.INTERNAL_ERROR, 'build output stream failed');
         });
       },
     });
@@ -54,38 +54,36 @@ export function imageRoutes(ctx: AppContext) {
   };
 }
 
-/** Most a build-output viewer may lag behind before it is dropped. */
-const MAX_BUFFERED = 4 * 1024 * 1024;
+/** Build output is small (a 64 KiB tail, then lines): a viewer may lag by a few MiB before it is dropped. */
+const BUILD_VIEWER_LIMITS = { socketHighWater: 1024 * 1024, maxFrames: 10_000, maxBytes: 4 * 1024 * 1024 };
 
 async function sendBuildOutput(ctx: AppContext, socket: WebSocket, groupId: string, buildId: string) {
-  const send = (frame: object) => {
-    if (socket.readyState !== socket.OPEN) return;
-    if (socket.bufferedAmount > MAX_BUFFERED) socket.close(4008, 'viewer too slow');
-    else socket.send(JSON.stringify(frame));
-  };
+  const out = frameSender(socket, BUILD_VIEWER_LIMITS);
   const live = ctx.images.output(buildId);
   if (live) {
     // The tail is sent and the subscription taken in one synchronous step: no line falls between.
-    for (const line of live.lines) send({ type: 'line', line });
+    for (const line of live.lines) out.send({ type: 'line', line });
     const end = (result: BuildEnd) => {
-      send({ type: 'end', ...result });
-      socket.close(1000, result.status);
+      out.send({ type: 'end', ...result });
+      void out.end(CLOSE.NORMAL, result.status);
     };
     if (live.ended) return end(live.ended);
     socket.once(
       'close',
-      live.subscribe((item) => ('line' in item ? send({ type: 'line', line: item.line }) : end(item.end))),
+      live.subscribe((item) =>
+        'line' in item ? out.send({ type: 'line', line: item.line }) : end(item.end),
+      ),
     );
     return;
   }
   const build = await ctx.images.get(groupId, buildId);
   // The stored tail is the same lines, each ended by a newline.
   const stored = build.outputTail === '' ? [] : build.outputTail.replace(/\n$/, '').split('\n');
-  for (const line of stored) send({ type: 'line', line });
+  for (const line of stored) out.send({ type: 'line', line });
   if (build.status === 'queued' || build.status === 'running') {
-    socket.close(1013, 'the build runs on another instance; poll GET …/builds/{buildId}');
+    await out.end(CLOSE.TRY_AGAIN_LATER, 'the build runs on another instance; poll GET …/builds/{buildId}');
     return;
   }
-  send({ type: 'end', status: build.status, error: build.error });
-  socket.close(1000, build.status);
+  out.send({ type: 'end', status: build.status, error: build.error });
+  await out.end(CLOSE.NORMAL, build.status);
 }

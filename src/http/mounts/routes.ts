@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../../errors.ts';
-import { checkExtraMounts, type ExtraMountRequest } from '../../mounts/index.ts';
+import { checkExtraMounts } from '../../mounts/index.ts';
 import type { ContainerConfig } from '../../store/schema.ts';
 import type { AppContext } from '../context.ts';
 import { route } from '../route.ts';

@@ -62,6 +62,12 @@ export class Outbox {
     return this.#socket.readyState === WebSocket.OPEN;
   }
 
+  /** Resolves once every queued frame has been handed to the socket (or the socket closed). */
+  async drained(): Promise<void> {
+    while (this.#queue.length > 0 && this.#socket.readyState === WebSocket.OPEN)
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
   /** Drops everything queued; returns how many frames were dropped. */
   discard(): number {
     const dropped = this.#queue.length;

@@ -5,11 +5,6 @@ import { presentEvent } from '../present.ts';
 /** The one subprotocol berth speaks; echoed only when the client offered it. */
 export const SUBPROTOCOL = 'berth.v1';
 
-/** Close codes of the stream (documented in openapi.yaml). */
-export const CLOSE_GOING_AWAY = 1001;
-export const CLOSE_INTERNAL_ERROR = 1011;
-export const CLOSE_TOO_SLOW = 4008;
-
 const frames = new WeakMap<EventRow, Buffer>();
 
 /** The JSON text of an event frame; live rows are shared by every viewer, so each is encoded once. */

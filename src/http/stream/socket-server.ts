@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { CLOSE_GOING_AWAY, SUBPROTOCOL } from './protocol.ts';
+import { SUBPROTOCOL } from './protocol.ts';
+import { CLOSE } from './socket.ts';
 
 /** How long viewers get to answer the 1001 close before their sockets are cut. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -12,7 +13,7 @@ export function selectProtocol(protocols: Set<string>): string | false {
 /** `preClose` for @fastify/websocket: every socket is closed with 1001 (going away) before the server stops. */
 export async function closeSocketsGoingAway(this: FastifyInstance): Promise<void> {
   const wss = this.websocketServer;
-  for (const client of wss.clients) client.close(CLOSE_GOING_AWAY, 'server shutting down');
+  for (const client of wss.clients) client.close(CLOSE.GOING_AWAY, 'server shutting down');
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       for (const client of wss.clients) client.terminate();

@@ -1,7 +1,8 @@
 import type { WebSocket } from 'ws';
 import type { EventKind, EventLog, EventRow } from '../../events/event-log.ts';
 import { Outbox, type OutboxLimits } from './outbox.ts';
-import { CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW, eventFrame, overflowFrame, resumeHint } from './protocol.ts';
+import { eventFrame, overflowFrame, resumeHint } from './protocol.ts';
+import { CLOSE } from './socket.ts';
 
 export interface StreamLimits extends OutboxLimits {
   /** Live rows held while replaying from the database; past this they are dropped and re-read. */
@@ -151,7 +152,7 @@ export class Viewer {
     } catch (err) {
       if (this.#ended) return;
       this.#deps.log.warn({ err, sessionId }, 'event stream failed');
-      this.#socket.close(CLOSE_INTERNAL_ERROR, resumeHint('stream failed', this.#resumeAfter));
+      this.#socket.close(CLOSE.INTERNAL_ERROR, resumeHint('stream failed', this.#resumeAfter));
       this.#end();
     }
   }
@@ -160,7 +161,7 @@ export class Viewer {
     const missed = this.#outbox.discard() + 1;
     const resumeAfter = this.#resumeAfter;
     this.#socket.send(overflowFrame(missed, resumeAfter));
-    this.#socket.close(CLOSE_TOO_SLOW, resumeHint('viewer too slow', resumeAfter));
+    this.#socket.close(CLOSE.TOO_SLOW, resumeHint('viewer too slow', resumeAfter));
     this.#end();
   }
 
