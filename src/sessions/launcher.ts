@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import process from 'node:process';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import { planMounts } from '../mounts/index.ts';
+import { type MountRefusal, planMounts } from '../mounts/index.ts';
 import { newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
 import type { CredentialProxy, TrafficStats } from '../proxy/credential-proxy.ts';
@@ -18,6 +18,8 @@ export interface Launched {
   image: string;
   grantToken: string | undefined;
   timeouts: RunTimeouts;
+  /** Extra mounts of the group that failed their checks at this wake and were left out. */
+  refusedMounts: MountRefusal[];
 }
 
 export interface LauncherDeps {
@@ -116,7 +118,15 @@ export class Launcher {
     };
     try {
       const proc = runtime.run(spec);
-      return { proc, containerName: spec.name, nonce, image, grantToken: grant?.token, timeouts };
+      return {
+      proc,
+      containerName: spec.name,
+      nonce,
+      image,
+      grantToken: grant?.token,
+      timeouts,
+      refusedMounts: plan.refused,
+    };
     } catch (err) {
       if (grant) proxy?.revoke(grant.token);
       throw err;

@@ -204,6 +204,14 @@ export class SessionSupervisor implements SessionControl {
         generation: session.generation,
         data: { type: 'wake', containerName: launched.containerName, image: launched.image },
       });
+      // A mount that passed at group creation can fail now (path gone, allowlist changed): say so.
+      for (const refusal of launched.refusedMounts) {
+        this.#event(sessionId, {
+          kind: 'lifecycle',
+          generation: session.generation,
+          data: { type: 'mount_refused', ...refusal },
+        });
+      }
       void run.deliver();
       return { status: 'running', generation: session.generation };
     } catch (err) {

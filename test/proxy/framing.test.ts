@@ -81,18 +81,31 @@ async function startRawUpstream() {
   };
 }
 
-/** Sends raw bytes to the proxy and collects what comes back until the proxy goes quiet or closes. */
-async function raw(port: number, bytes: string, quietMs = 300): Promise<string> {
+/** The answer is complete once its headers and Content-Length body have arrived. */
+function complete(answer: string): boolean {
+  const end = answer.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(answer.slice(0, end))?.[1] ?? 0);
+  return answer.length - (end + 4) >= length;
+}
+
+/** Sends raw bytes to the proxy and collects its first answer (or whatever came before it closed). */
+async function raw(port: number, bytes: string, waitMs = 10_000): Promise<string> {
   const socket = net.connect(port, '127.0.0.1');
   let answer = '';
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
   socket.on('data', (c: Buffer) => {
     answer += c.toString('latin1');
+    if (complete(answer)) done();
   });
+  socket.on('close', () => done());
   socket.on('error', () => {});
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   socket.write(bytes);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  await Promise.race([closed, sleep(quietMs)]);
+  await Promise.race([finished, sleep(waitMs)]);
   socket.destroy();
   return answer;
 }
