@@ -3,9 +3,10 @@ import { hostname } from 'node:os';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { ImageBuilder } from '../images/builder.ts';
-import { detectHostFacts, type ProxyBindPlan, planProxyBind } from '../proxy/bind-plan.ts';
+import { detectHostFacts, type ProxyBindPlan, planProxyBind, socketCapable } from '../proxy/bind-plan.ts';
 import { type CredentialProxy, createCredentialProxy } from '../proxy/credential-proxy.ts';
 import { createCredentialSource } from '../proxy/credentials.ts';
+import { createEgressProxy, type EgressProxy } from '../proxy/egress-proxy.ts';
 import { type ContainerRuntime, detectRuntime } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { Launcher } from './launcher.ts';
@@ -72,16 +73,18 @@ export async function createRunnerStack(
   let proxy: CredentialProxy | undefined;
   let proxyPlan: ProxyBindPlan | undefined;
   let proxyProblem: string | undefined;
+  let transport: 'socket' | 'tcp' = 'tcp';
+  let egress: EgressProxy | undefined;
   if (runtime) {
     try {
       const bridgeGateway = await runtime.bridgeGateway().catch(() => undefined);
-      proxyPlan = planProxyBind(
-        detectHostFacts({
-          runtime: runtime.name,
-          ...(config.proxyHost ? { override: config.proxyHost } : {}),
-          ...(bridgeGateway ? { bridgeGateway } : {}),
-        }),
-      );
+      const facts = detectHostFacts({
+        runtime: runtime.name,
+        ...(config.proxyHost ? { override: config.proxyHost } : {}),
+        ...(bridgeGateway ? { bridgeGateway } : {}),
+      });
+      transport = socketCapable(facts) ? 'socket' : 'tcp';
+      proxyPlan = planProxyBind(facts);
       proxy = await createCredentialProxy({
         host: proxyPlan.bindHost,
         port: config.proxyPort,
@@ -90,14 +93,27 @@ export async function createRunnerStack(
         credentials,
         log,
       });
-      log.info(
-        { address: proxy.address, containerHost: proxyPlan.containerHost },
-        'credential proxy listening',
-      );
+      log.info({ address: proxy.address, transport }, 'credential proxy listening');
     } catch (err) {
       proxyProblem = (err as Error).message;
       proxyPlan = undefined;
       log.warn({ problem: proxyProblem }, 'credential proxy not started');
+    }
+    if (transport === 'socket') {
+      egress = createEgressProxy({
+        pinned: config.egressResolve,
+        onRecord: (ctx, record) =>
+          void events.append(ctx.sessionId, {
+            kind: 'lifecycle',
+            generation: ctx.generation,
+            data: { type: 'egress', ...record },
+          }),
+      });
+    } else {
+      log.warn(
+        { runtime: runtime.name },
+        'network policy NOT enforced: containers of this runtime run in a VM and use its normal network',
+      );
     }
   }
 
@@ -107,7 +123,10 @@ export async function createRunnerStack(
     instanceId,
     proxy,
     proxyPlan,
+    transport,
+    egress,
     proxyProblem,
+    log,
     protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
   });
   const runner = new SessionRunner({
@@ -163,6 +182,7 @@ export async function createRunnerStack(
       await images.close();
       await runner.close();
       await proxy?.close();
+      egress?.close();
       credentials.close();
     },
   };
