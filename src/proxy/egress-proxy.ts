@@ -128,6 +128,8 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
     }
     record.allowed = true;
     const headers = endToEndHeaders(req.headers);
+    // RFC 9112 §3.2.2: the absolute URL's authority wins over whatever Host the client sent.
+    headers.host = target.host;
     const up = http.request({
       host: verdict.address,
       port,
