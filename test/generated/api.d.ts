@@ -422,6 +422,19 @@ export interface components {
             memoryMb?: number;
             cpus?: number;
             pids?: number;
+            /**
+             * @description What the agent may reach besides the model (which it always reaches through the
+             *     credential proxy). `none`: nothing else. `allowlist`: HTTP and HTTPS (CONNECT) to
+             *     hosts allowed by both the operator's BERTH_EGRESS_ALLOWLIST and `allow`, through
+             *     berth's egress proxy; each request is an `egress` lifecycle event. `open`: the
+             *     runtime's bridge network (admin groups only). Absent: the operator's default.
+             */
+            network?: {
+                /** @enum {string} */
+                policy?: "none" | "allowlist" | "open";
+                /** @description Narrows the global allowlist; `example.com`, `*.example.com`, `host:port`. */
+                allow?: string[];
+            };
         };
         GroupCreate: {
             name: string;
@@ -611,11 +624,14 @@ export interface components {
                 runtime: components["schemas"]["Check"];
                 image: components["schemas"]["Check"];
                 proxy: components["schemas"]["Check"];
+                network: components["schemas"]["Check"];
             };
         };
         Check: {
             ok: boolean;
             detail?: string;
+            /** @description Set when berth works but cannot keep a promise here (e.g. network isolation on a VM-based runtime). */
+            warning?: string;
         };
         /** @description RFC 9457 problem details with a stable machine-readable `code`. */
         Problem: {
