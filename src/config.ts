@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
-
 import { AppError } from './errors.ts';
+import { parseHostRule } from './proxy/host-rules.ts';
 import type { RuntimeName } from './runtime/types.ts';
 
 export type { RuntimeName };
@@ -28,6 +29,9 @@ export interface Config {
   proxyPort: number;
   proxyUpstream: string;
   proxyMaxBodyBytes: number;
+  networkPolicy: 'none' | 'allowlist' | 'open';
+  egressAllowlist: string[];
+  egressResolve: Record<string, string>;
   credentialsFile: string | undefined;
   anthropicApiKey: string | undefined;
   claudeCodeOauthToken: string | undefined;
@@ -211,6 +215,44 @@ export const fields = [
     env: 'BERTH_PROXY_MAX_BODY_BYTES',
     parse: int(32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     doc: 'Largest request body the proxy forwards.',
+  },
+  {
+    key: 'networkPolicy',
+    env: 'BERTH_NETWORK_POLICY',
+    parse: oneOf('none', ['none', 'allowlist', 'open'] as const),
+    doc: 'Default network policy of groups: `none` (model only), `allowlist` (plus BERTH_EGRESS_ALLOWLIST), `open`.',
+  },
+  {
+    key: 'egressAllowlist',
+    env: 'BERTH_EGRESS_ALLOWLIST',
+    parse: (raw) => {
+      const entries = (raw ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = entries.map(parseHostRule).filter((r): r is string => typeof r === 'string');
+      if (bad.length > 0) throw new ConfigError(`BERTH_EGRESS_ALLOWLIST: ${bad.join('; ')}`);
+      return entries;
+    },
+    doc: 'Hosts `allowlist` groups may reach: `example.com`, `*.example.com`, `host:port` (no port: 80 and 443), comma-separated.',
+  },
+  {
+    key: 'egressResolve',
+    env: 'BERTH_EGRESS_RESOLVE',
+    parse: (raw) => {
+      const out: Record<string, string> = {};
+      for (const entry of (raw ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        const m = /^([^=\s]+)=([0-9a-fA-F:.]+)$/.exec(entry);
+        if (!m || isIP(m[2]!) === 0)
+          throw new ConfigError(`BERTH_EGRESS_RESOLVE entry "${entry}" must be name=IP-address`);
+        out[m[1]!.toLowerCase()] = m[2]!;
+      }
+      return out;
+    },
+    doc: 'Pins egress host names to addresses (`name=IP`, comma-separated), like curl --resolve; pinned addresses may be internal.',
   },
   {
     key: 'credentialsFile',

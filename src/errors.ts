@@ -27,8 +27,10 @@ export const ERROR_CATALOGUE = {
   MOUNT_NOT_ALLOWED_ROOT: { status: 400, title: 'Host path is outside every allowed root' },
   MOUNT_RW_DENIED: { status: 400, title: 'Read-write mount is not allowed' },
   MOUNT_COLLISION: { status: 400, title: 'Mounts collide' },
-  // 401, 404, 409, 413, 415, 426: who, what, and in which state.
+  EGRESS_BAD_REQUEST: { status: 400, title: 'Egress request is malformed' },
+  // 401, 403, 404, 409, 413, 415, 426: who, what, and in which state.
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
+  EGRESS_DENIED: { status: 403, title: 'Egress denied by network policy' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   GROUP_NOT_FOUND: { status: 404, title: 'Group not found' },
   SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
@@ -50,7 +52,10 @@ export const ERROR_CATALOGUE = {
   MOUNT_PROJECT_PROTECTED: { status: 500, title: 'Project root holds a protected path' },
   PROXY_BIND_UNSAFE: { status: 500, title: 'Proxy bind address is unsafe' },
   PROXY_LISTEN_FAILED: { status: 500, title: 'Proxy could not listen' },
+  PROXY_SOCKET_FAILED: { status: 500, title: 'Proxy socket could not be opened' },
   RUNTIME_COMMAND_FAILED: { status: 500, title: 'Container runtime command failed' },
+  // 502: a host beyond berth failed.
+  EGRESS_UNREACHABLE: { status: 502, title: 'Egress destination unreachable' },
   // 503: a dependency is not there yet; retry later.
   SHUTTING_DOWN: { status: 503, title: 'berth is shutting down' },
   RUNTIME_UNAVAILABLE: { status: 503, title: 'No container runtime' },

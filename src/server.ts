@@ -67,7 +67,15 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     oauthToken: config.claudeCodeOauthToken,
     log,
   });
-  const started = runtime ? await startProxyFor(runtime, config, credentials, log) : {};
+  const started = runtime
+    ? await startProxyFor(runtime, config, credentials, log, (ctx, record) =>
+        events.append(ctx.sessionId, {
+          kind: 'lifecycle',
+          generation: ctx.generation,
+          data: { type: 'egress', ...record },
+        }),
+      )
+    : { transport: 'tcp' as const };
   const launcher = new Launcher({
     config,
     installId,
@@ -75,6 +83,9 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     proxy: started.proxy,
     proxyPlan: started.plan,
     proxyProblem: started.problem,
+    transport: started.transport,
+    egress: started.egress,
+    log,
     protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
   });
   const supervisor = new SessionSupervisor({
@@ -142,6 +153,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
       await images.close();
       await supervisor.close();
       await started.proxy?.close();
+      started.egress?.close();
       credentials.close();
       await events.close();
       await store.close();

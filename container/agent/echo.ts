@@ -4,6 +4,7 @@ import { totalmem } from 'node:os';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { credentialHeaders } from './anthropic.ts';
+import { httpProbe, tcpProbe, tunnelProbe } from './probes.ts';
 import { errorCode, type Turn, TurnError } from './turn.ts';
 
 /** Echo mode: answers `echo: <text>`; texts starting with `!` are test hooks (container/README.md). */
@@ -82,6 +83,9 @@ const hooks: Record<string, Hook> = {
     }
   },
   fetch: (args) => fetchHook(args),
+  tcp: (args) => tcpProbe(args),
+  http: (args) => httpProbe(args),
+  tunnel: (args) => tunnelProbe(args),
   flood(args) {
     const n = count(args.trim(), 'N');
     for (let i = 1; i <= n; i++) {

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { type Frame, isValidNonce } from '../../src/protocol/frames.ts';
 import { anthropicAgent } from './anthropic.ts';
 import { echoAgent } from './echo.ts';
+import { startForwarders } from './forwarder.ts';
 import { stdoutFrames } from './frames.ts';
 import type { Agent, Turn } from './turn.ts';
 
@@ -62,6 +63,10 @@ function main(): void {
   process.on('SIGTERM', () => exit(143, 'SIGTERM'));
   process.on('SIGINT', () => exit(130, 'SIGINT'));
 
+  // Model and egress proxies are reached over mounted sockets; turns wait until the relays listen.
+  const forwarding = startForwarders(process.env.BERTH_FORWARD, log).catch((err: Error) =>
+    exit(2, `cannot start proxy forwarders: ${err.message}`),
+  );
   const queue: Inbound[] = [];
   let working = false;
   let closing = false;
@@ -89,6 +94,7 @@ function main(): void {
   async function pump(): Promise<void> {
     if (working) return;
     working = true;
+    await forwarding;
     for (let msg = queue.shift(); msg; msg = queue.shift()) await runTurn(msg);
     working = false;
     if (closing) exit(0, 'close requested');

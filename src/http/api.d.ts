@@ -422,6 +422,19 @@ export interface components {
             memoryMb?: number;
             cpus?: number;
             pids?: number;
+            /**
+             * @description What the agent may reach besides the model (which it always reaches through the
+             *     credential proxy). `none`: nothing else. `allowlist`: HTTP and HTTPS (CONNECT) to
+             *     hosts allowed by both the operator's BERTH_EGRESS_ALLOWLIST and `allow`, through
+             *     berth's egress proxy; each request is an `egress` lifecycle event. `open`: the
+             *     runtime's bridge network (admin groups only). Absent: the operator's default.
+             */
+            network?: {
+                /** @enum {string} */
+                policy?: "none" | "allowlist" | "open";
+                /** @description Narrows the global allowlist; `example.com`, `*.example.com`, `host:port`. */
+                allow?: string[];
+            };
         };
         GroupCreate: {
             name: string;
@@ -611,11 +624,14 @@ export interface components {
                 runtime: components["schemas"]["Check"];
                 image: components["schemas"]["Check"];
                 proxy: components["schemas"]["Check"];
+                network: components["schemas"]["Check"];
             };
         };
         Check: {
             ok: boolean;
             detail?: string;
+            /** @description Set when berth works but cannot keep a promise here (e.g. network isolation on a VM-based runtime). */
+            warning?: string;
         };
         /** @description RFC 9457 problem details with a stable machine-readable `code`. */
         Problem: {
@@ -628,7 +644,7 @@ export interface components {
              * @description Stable machine-readable code from berth's error catalogue (src/errors.ts).
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "IMAGE_APT_UNSUPPORTED" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "UNAUTHORIZED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "RUNTIME_COMMAND_FAILED" | "SHUTTING_DOWN" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "IMAGE_APT_UNSUPPORTED" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "UNAUTHORIZED" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_UNAVAILABLE";
             /** @description Each validation problem, when there are several. */
             errors?: {
                 path: string;

@@ -19,14 +19,15 @@ export interface HostFacts {
   localAddresses: string[];
 }
 
-/** Where the credential proxy listens and how containers reach it. */
-export interface ProxyBindPlan {
-  bindHost: string;
-  /** Host part of ANTHROPIC_BASE_URL inside the container. */
-  containerHost: string;
-  /** Network the runtime must put the container on (`--network`), when the default cannot reach the proxy. */
-  network?: string;
-}
+/**
+ * Where the credential proxy listens and how containers reach it. `socket`: through a Unix socket
+ * mounted into each container (Linux docker/podman; the network policy is enforced), the TCP
+ * listener then serves host-side tools only. `tcp`: over the runtime's network at containerHost
+ * (VM-based runtimes, where sockets do not cross into the VM; the policy is not enforced).
+ */
+export type ProxyBindPlan =
+  | { transport: 'socket'; bindHost: string }
+  | { transport: 'tcp'; bindHost: string; containerHost: string };
 
 export class ProxyBindError extends AppError {
   override name = 'ProxyBindError';
@@ -36,9 +37,6 @@ export class ProxyBindError extends AppError {
 }
 
 const LOOPBACK = '127.0.0.1';
-/** slirp4netns maps 10.0.2.2 to the host's 127.0.0.1 when host loopback is allowed. */
-export const PODMAN_LOOPBACK_NETWORK = 'slirp4netns:allow_host_loopback=true';
-const SLIRP_HOST = '10.0.2.2';
 const WSL_INTEROP_FILES = ['/proc/sys/fs/binfmt_misc/WSLInterop', '/proc/sys/fs/binfmt_misc/WSLInterop-late'];
 
 function bare(host: string): string {
@@ -83,41 +81,45 @@ export function assertSafeBindHost(host: string, hint = 'a loopback or container
   }
 }
 
+/** True where the runtime's containers share this kernel, so a bind-mounted Unix socket reaches them. */
+export function socketCapable(facts: HostFacts): boolean {
+  if (facts.platform !== 'linux') return false;
+  if (facts.runtime === 'podman') return true;
+  // Docker Desktop's WSL integration runs the engine in another VM: only a distro-local dockerd has docker0.
+  const gw = facts.bridgeGateway;
+  return facts.runtime === 'docker' && (!facts.isWsl || (!!gw && facts.localAddresses.includes(gw)));
+}
+
 /** Decides where the credential proxy binds. Never a wildcard or LAN address: fails closed instead. */
 export function planProxyBind(facts: HostFacts): ProxyBindPlan {
+  if (socketCapable(facts)) {
+    const host = facts.override === undefined ? LOOPBACK : bare(facts.override);
+    assertSafeBindHost(host, LOOPBACK);
+    if (!isLoopbackHost(host)) {
+      throw new ProxyBindError(
+        `containers reach the credential proxy through a mounted socket here; BERTH_PROXY_HOST only moves its host-side listener and must be a loopback address (e.g. ${LOOPBACK}), got "${facts.override}"`,
+      );
+    }
+    return { transport: 'socket', bindHost: host.toLowerCase() === 'localhost' ? LOOPBACK : host };
+  }
   if (facts.override !== undefined) return planOverride(facts, facts.override);
   return planAuto(facts);
 }
 
-function planAuto(facts: HostFacts): ProxyBindPlan {
+function planAuto(facts: HostFacts): ProxyBindPlan & { transport: 'tcp' } {
   const { runtime, platform } = facts;
   if (runtime === 'container') {
     if (platform !== 'darwin') throw new ProxyBindError('the Apple container runtime needs macOS');
     const gw = facts.bridgeGateway;
-    if (gw && facts.localAddresses.includes(gw)) return { bindHost: gw, containerHost: gw };
+    if (gw && facts.localAddresses.includes(gw)) return { transport: 'tcp', bindHost: gw, containerHost: gw };
     throw new ProxyBindError(
       `the container network gateway${gw ? ` ${gw}` : ''} is not on a local interface (start a container first?); ` +
         'set BERTH_PROXY_HOST to the gateway shown by `container network list` (e.g. 192.168.64.1)',
     );
   }
-  if (platform !== 'linux') {
-    // Docker Desktop and podman machine forward these names to the host's loopback.
-    const containerHost = runtime === 'docker' ? 'host.docker.internal' : 'host.containers.internal';
-    return { bindHost: LOOPBACK, containerHost };
-  }
-  if (runtime === 'podman') {
-    // podman0 exists only while a container runs, so its gateway cannot be bound before the first start.
-    return { bindHost: LOOPBACK, containerHost: SLIRP_HOST, network: PODMAN_LOOPBACK_NETWORK };
-  }
-  const gw = facts.bridgeGateway;
-  if (gw && !isWildcardHost(gw) && facts.localAddresses.includes(gw))
-    return { bindHost: gw, containerHost: gw };
-  // Docker Desktop's WSL integration has no docker0 in the distro but forwards host.docker.internal to its loopback.
-  if (facts.isWsl) return { bindHost: LOOPBACK, containerHost: 'host.docker.internal' };
-  throw new ProxyBindError(
-    `the docker bridge gateway${gw ? ` ${gw}` : ''} is not on a local interface (is dockerd running?); ` +
-      'set BERTH_PROXY_HOST to the docker bridge gateway (`docker network inspect bridge`, usually 172.17.0.1)',
-  );
+  // Docker Desktop (also its WSL integration) and podman machine forward these names to the host's loopback.
+  const containerHost = runtime === 'docker' ? 'host.docker.internal' : 'host.containers.internal';
+  return { transport: 'tcp', bindHost: LOOPBACK, containerHost };
 }
 
 function suggestion(facts: HostFacts): string {
@@ -131,24 +133,16 @@ function suggestion(facts: HostFacts): string {
 function planOverride(facts: HostFacts, override: string): ProxyBindPlan {
   assertSafeBindHost(override, suggestion(facts));
   const host = bare(override).toLowerCase() === 'localhost' ? LOOPBACK : bare(override);
-  if (!isLoopbackHost(host)) return { bindHost: host, containerHost: host };
-  const { runtime, platform } = facts;
-  if (runtime === 'podman' && platform === 'linux') {
-    if (host !== LOOPBACK) {
-      throw new ProxyBindError(
-        `podman containers reach only 127.0.0.1 on the host; set BERTH_PROXY_HOST to 127.0.0.1`,
-      );
-    }
-    return { bindHost: host, containerHost: SLIRP_HOST, network: PODMAN_LOOPBACK_NETWORK };
-  }
-  if (runtime === 'container' || (platform === 'linux' && !facts.isWsl)) {
+  if (!isLoopbackHost(host)) return { transport: 'tcp', bindHost: host, containerHost: host };
+  if (facts.runtime === 'container') {
     throw new ProxyBindError(
-      `${runtime} containers cannot reach ${host} on this host; set BERTH_PROXY_HOST to ${suggestion({ ...facts, override: undefined })}`,
+      `container VMs cannot reach ${host} on this host; set BERTH_PROXY_HOST to ${suggestion({ ...facts, override: undefined })}`,
     );
   }
   return {
+    transport: 'tcp',
     bindHost: host,
-    containerHost: runtime === 'podman' ? 'host.containers.internal' : 'host.docker.internal',
+    containerHost: facts.runtime === 'podman' ? 'host.containers.internal' : 'host.docker.internal',
   };
 }
 

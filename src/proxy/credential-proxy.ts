@@ -1,6 +1,6 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { AppError } from '../errors.ts';
 import { assertSafeBindHost } from './bind-plan.ts';
@@ -45,6 +45,8 @@ export interface CredentialProxy {
   revoke(token: string): TrafficStats | undefined;
   /** Traffic of all runs of a session in this process. */
   stats(sessionId: string): TrafficStats;
+  /** Serves a connection that arrived elsewhere (a run's mounted Unix socket). */
+  accept(socket: Socket): void;
   close(): Promise<void>;
 }
 
@@ -274,6 +276,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       return tokens.revoke(token);
     },
     stats: (sessionId) => tokens.stats(sessionId),
+    accept: (socket) => server.emit('connection', socket),
     close: () => {
       closing ??= new Promise<void>((resolve) => {
         tokens.clear();

@@ -1,13 +1,17 @@
 import type { Config, RuntimeName } from '../config.ts';
-import { detectHostFacts, type ProxyBindPlan, planProxyBind } from './bind-plan.ts';
+import { detectHostFacts, type ProxyBindPlan, planProxyBind, socketCapable } from './bind-plan.ts';
 import { type CredentialProxy, createCredentialProxy, type ProxyLogger } from './credential-proxy.ts';
 import type { CredentialSource } from './credentials.ts';
+import { createEgressProxy, type EgressProxy, type EgressProxyOptions } from './egress-proxy.ts';
 
 export interface StartedProxy {
   proxy?: CredentialProxy;
   plan?: ProxyBindPlan;
   /** Why there is no proxy, for readiness and wake errors. */
   problem?: string;
+  /** `socket`: containers run without a network and reach the proxies over per-run Unix sockets. */
+  transport: 'socket' | 'tcp';
+  egress?: EgressProxy;
 }
 
 /** Plans where containers can reach the proxy for this runtime and starts it there; a failure is reported, not thrown. */
@@ -16,19 +20,21 @@ export async function startProxyFor(
   config: Config,
   credentials: CredentialSource,
   log: ProxyLogger & { info(obj: object, msg: string): void },
+  onEgress: EgressProxyOptions['onRecord'],
 ): Promise<StartedProxy> {
+  let transport: StartedProxy['transport'] = 'tcp';
   try {
     const bridgeGateway = await runtime.bridgeGateway().catch((err: Error) => {
       log.debug({ err: err.message }, 'no bridge gateway; planning without one');
       return undefined;
     });
-    const plan = planProxyBind(
-      detectHostFacts({
-        runtime: runtime.name,
-        ...(config.proxyHost ? { override: config.proxyHost } : {}),
-        ...(bridgeGateway ? { bridgeGateway } : {}),
-      }),
-    );
+    const facts = detectHostFacts({
+      runtime: runtime.name,
+      ...(config.proxyHost ? { override: config.proxyHost } : {}),
+      ...(bridgeGateway ? { bridgeGateway } : {}),
+    });
+    transport = socketCapable(facts) ? 'socket' : 'tcp';
+    const plan = planProxyBind(facts);
     const proxy = await createCredentialProxy({
       host: plan.bindHost,
       port: config.proxyPort,
@@ -37,11 +43,19 @@ export async function startProxyFor(
       credentials,
       log,
     });
-    log.info({ address: proxy.address, containerHost: plan.containerHost }, 'credential proxy listening');
-    return { proxy, plan };
+    log.info({ address: proxy.address, transport }, 'credential proxy listening');
+    if (transport === 'tcp') {
+      log.warn(
+        { runtime: runtime.name },
+        'network policy NOT enforced: containers of this runtime run in a VM and use its normal network',
+      );
+      return { proxy, plan, transport };
+    }
+    const egress = createEgressProxy({ pinned: config.egressResolve, onRecord: onEgress });
+    return { proxy, plan, transport, egress };
   } catch (err) {
     const problem = (err as Error).message;
     log.warn({ problem }, 'credential proxy not started');
-    return { problem };
+    return { problem, transport };
   }
 }

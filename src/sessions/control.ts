@@ -3,6 +3,7 @@ import type { SessionRow } from '../store/schema.ts';
 export interface Check {
   ok: boolean;
   detail?: string;
+  warning?: string;
 }
 
 /** What the HTTP layer asks of the runner. */
@@ -13,5 +14,5 @@ export interface SessionControl {
   stop(sessionId: string): Promise<void>;
   /** A message was queued: deliver it to the live run, or wake one. Errors are reported as events. */
   messageQueued(sessionId: string): void;
-  readiness(): Promise<{ runtime: Check; image: Check; proxy: Check }>;
+  readiness(): Promise<{ runtime: Check; image: Check; proxy: Check; network: Check }>;
 }

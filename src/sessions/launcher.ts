@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import path from 'node:path';
 import process from 'node:process';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
@@ -6,6 +7,14 @@ import { type MountRefusal, planMounts } from '../mounts/index.ts';
 import { newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
 import type { CredentialProxy, TrafficStats } from '../proxy/credential-proxy.ts';
+import type { EgressProxy } from '../proxy/egress-proxy.ts';
+import { effectiveNetwork, type NetworkPolicyName, networkEnv } from '../proxy/network-policy.ts';
+import {
+  CONTAINER_SOCKET_DIR,
+  openRunSockets,
+  type RunSockets,
+  type SocketHandler,
+} from '../proxy/run-sockets.ts';
 import type { ContainerRuntime, RunningContainer, RunSpec } from '../runtime/index.ts';
 import type { GroupRow, SessionRow } from '../store/schema.ts';
 import type { Check } from './control.ts';
@@ -20,6 +29,9 @@ export interface Launched {
   timeouts: RunTimeouts;
   /** Extra mounts of the group that failed their checks at this wake and were left out. */
   refusedMounts: MountRefusal[];
+  network: NetworkPolicyName;
+  /** The run's proxy sockets; closed by release(). */
+  sockets: RunSockets | undefined;
 }
 
 export interface LauncherDeps {
@@ -28,10 +40,14 @@ export interface LauncherDeps {
   instanceId: string;
   proxy: CredentialProxy | undefined;
   proxyPlan: ProxyBindPlan | undefined;
+  /** socket: containers run without a network and reach the proxies through mounted sockets (policy enforced). */
+  transport: 'socket' | 'tcp';
+  egress: EgressProxy | undefined;
   /** Why there is no proxy, when there is none. */
   proxyProblem: string | undefined;
   /** Files no extra mount may expose (credentials file, allowlist). */
   protectedPaths: string[];
+  log: { warn(obj: object, msg: string): void };
 }
 
 // Containers never run as root; when berth itself is root, session folders are handed to this user.
@@ -88,9 +104,29 @@ export class Launcher {
       BERTH_AGENT: config.agent,
       BERTH_HEARTBEAT_MS: String(Math.max(50, Math.min(5000, Math.floor(timeouts.hardMs / 4)))),
     };
-    if (proxy && proxyPlan && grant) {
+    if (grant) env[grant.envName] = grant.token;
+    const network = effectiveNetwork(
+      { policy: config.networkPolicy, allow: config.egressAllowlist },
+      cc.network,
+    );
+    let sockets: RunSockets | undefined;
+    if (this.#deps.transport === 'socket') {
+      const { egress } = this.#deps;
+      const handlers: Record<string, SocketHandler> = {};
+      if (proxy) handlers.model = (socket) => proxy.accept(socket);
+      if (network.policy === 'allowlist' && egress) {
+        const ctx = { sessionId: session.id, generation: session.generation, lists: network.lists };
+        handlers.egress = (socket) => egress.accept(socket, ctx);
+      }
+      try {
+        sockets = await openRunSockets(path.join(config.dataDir, 'run'), session.containerName!, handlers);
+      } catch (err) {
+        if (grant) proxy?.revoke(grant.token);
+        throw err;
+      }
+      Object.assign(env, networkEnv(network.policy));
+    } else if (proxy && proxyPlan?.transport === 'tcp') {
       env.ANTHROPIC_BASE_URL = proxyBaseUrl(proxyPlan.containerHost, proxy.address.port);
-      env[grant.envName] = grant.token;
     }
     const spec: RunSpec = {
       name: session.containerName!,
@@ -101,40 +137,50 @@ export class Launcher {
         'berth.instance': this.#deps.instanceId,
         'berth.session': session.id,
         'berth.generation': String(session.generation),
+        'berth.network': this.#deps.transport === 'socket' ? network.policy : 'unenforced',
       },
       env,
-      mounts: plan.mounts.map((m) => ({
-        hostPath: m.hostPath,
-        containerPath: m.containerPath,
-        readonly: m.readonly,
-      })),
+      mounts: [
+        ...plan.mounts.map((m) => ({
+          hostPath: m.hostPath,
+          containerPath: m.containerPath,
+          readonly: m.readonly,
+        })),
+        ...(sockets ? [{ hostPath: sockets.dir, containerPath: CONTAINER_SOCKET_DIR, readonly: true }] : []),
+      ],
       user: `${owner.uid}:${owner.gid}`,
       memoryMb: Math.min(cc.memoryMb ?? config.containerMemoryMb, config.containerMemoryMb),
       cpus: Math.min(cc.cpus ?? config.containerCpus, config.containerCpus),
       pids: Math.min(cc.pids ?? config.containerPids, config.containerPids),
       tmpfs: ['/tmp:rw,size=64m'],
       workdir: '/workspace',
-      ...(proxyPlan?.network ? { network: proxyPlan.network } : {}),
+      // Without a network the container's only way out is the mounted sockets; `open` keeps the runtime's bridge.
+      ...(sockets && network.policy !== 'open' ? { network: 'none' } : {}),
     };
-    try {
-      const proc = runtime.run(spec);
-      return {
-      proc,
+    const launched = {
       containerName: spec.name,
       nonce,
       image,
       grantToken: grant?.token,
       timeouts,
+      network: network.policy,
+      sockets,
       refusedMounts: plan.refused,
     };
+    try {
+      return { ...launched, proc: runtime.run(spec) };
     } catch (err) {
-      if (grant) proxy?.revoke(grant.token);
+      this.release(launched);
       throw err;
     }
   }
 
-  revoke(token: string | undefined): void {
-    if (token) this.#deps.proxy?.revoke(token);
+  /** Ends what a run was given: its placeholder and its proxy sockets. */
+  release(launched: Pick<Launched, 'grantToken' | 'sockets'>): void {
+    if (launched.grantToken) this.#deps.proxy?.revoke(launched.grantToken);
+    launched.sockets
+      ?.close()
+      .catch((err: Error) => this.#deps.log.warn({ err: err.message }, 'closing proxy sockets failed'));
   }
 
   /** All proxy traffic of the session in this process, or undefined without a proxy. */
@@ -149,6 +195,23 @@ export class Launcher {
       () => ({ ok: true, detail: image }),
       (err: Error) => ({ ok: false, detail: err.message }),
     );
+  }
+
+  /** What the network policy holds to here; on VM-based runtimes it is not enforced, and says so loudly. */
+  networkCheck(): Check {
+    const { config, transport } = this.#deps;
+    if (transport === 'socket') {
+      return {
+        ok: true,
+        detail: `default policy ${config.networkPolicy}; containers run with --network none (open: the runtime bridge) and reach berth only through mounted sockets`,
+      };
+    }
+    return {
+      ok: true,
+      detail: `default policy ${config.networkPolicy}`,
+      warning:
+        'network policy NOT enforced: this runtime runs containers in a VM that a mounted socket cannot reach, so containers use its normal network and can reach the host and the internet',
+    };
   }
 
   proxyCheck(): Check {

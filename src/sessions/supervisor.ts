@@ -105,7 +105,7 @@ export class SessionSupervisor implements SessionControl {
     await this.#deps.store.notify(CONTROL_CHANNEL, `stop:${sessionId}`);
   }
 
-  async readiness(): Promise<{ runtime: Check; image: Check; proxy: Check }> {
+  async readiness(): Promise<{ runtime: Check; image: Check; proxy: Check; network: Check }> {
     const { runtime, launcher } = this.#deps;
     if (!runtime) {
       const detail = this.#deps.runtimeProblem ?? 'no container runtime';
@@ -113,12 +113,14 @@ export class SessionSupervisor implements SessionControl {
         runtime: { ok: false, detail },
         image: { ok: false, detail: 'no runtime' },
         proxy: launcher.proxyCheck(),
+        network: launcher.networkCheck(),
       };
     }
     return {
       runtime: { ok: true, detail: `${runtime.name} ${await runtime.version().catch(() => '?')}` },
       image: await launcher.imageCheck(runtime, this.#deps.config.image),
       proxy: launcher.proxyCheck(),
+      network: launcher.networkCheck(),
     };
   }
 
@@ -202,7 +204,12 @@ export class SessionSupervisor implements SessionControl {
       this.#event(sessionId, {
         kind: 'lifecycle',
         generation: session.generation,
-        data: { type: 'wake', containerName: launched.containerName, image: launched.image },
+        data: {
+          type: 'wake',
+          containerName: launched.containerName,
+          image: launched.image,
+          network: launched.network,
+        },
       });
       // A mount that passed at group creation can fail now (path gone, allowlist changed): say so.
       for (const refusal of launched.refusedMounts) {
@@ -235,7 +242,7 @@ export class SessionSupervisor implements SessionControl {
     const oom = state?.oomKilled || (state?.oomSuspected === true && run.stopReason === undefined);
     const reason: ExitReason = run.stopReason ?? (oom ? 'oom' : 'exited');
     await runtime!.remove(run.containerName).catch(() => undefined);
-    launcher.revoke(launched.grantToken);
+    launcher.release(launched);
     this.#runs.delete(run.sessionId);
     release();
     await this.#saveProxyUsage(run.sessionId);

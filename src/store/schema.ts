@@ -30,6 +30,8 @@ export interface ContainerConfig {
   memoryMb?: number;
   cpus?: number;
   pids?: number;
+  /** Network policy; absent fields take the operator's defaults. */
+  network?: { policy?: 'none' | 'allowlist' | 'open'; allow?: string[] };
 }
 
 export const groups = pgTable('groups', {

@@ -9,7 +9,6 @@ import {
   type HostFacts,
   isLoopbackHost,
   isWildcardHost,
-  PODMAN_LOOPBACK_NETWORK,
   planProxyBind,
   proxyBaseUrl,
 } from '../../src/proxy/bind-plan.ts';
@@ -24,42 +23,30 @@ const linuxDocker: HostFacts = {
 };
 const noDocker0 = ['127.0.0.1', '::1', '192.168.1.20'];
 
+const socket = { transport: 'socket', bindHost: '127.0.0.1' } as const;
+const tcp = (bindHost: string, containerHost: string) =>
+  ({ transport: 'tcp', bindHost, containerHost }) as const;
+
 const cases: [string, HostFacts, ReturnType<typeof planProxyBind>][] = [
-  ['linux docker, docker0 up', linuxDocker, { bindHost: '172.17.0.1', containerHost: '172.17.0.1' }],
-  [
-    'linux docker, custom bridge gateway on a local interface',
-    { ...linuxDocker, bridgeGateway: '10.200.0.1', localAddresses: [...noDocker0, '10.200.0.1'] },
-    { bindHost: '10.200.0.1', containerHost: '10.200.0.1' },
-  ],
-  [
-    'linux podman: loopback plus slirp4netns host loopback',
-    { ...linuxDocker, runtime: 'podman', bridgeGateway: '10.88.0.1' },
-    { bindHost: '127.0.0.1', containerHost: '10.0.2.2', network: PODMAN_LOOPBACK_NETWORK },
-  ],
+  ['linux docker, docker0 up: mounted socket', linuxDocker, socket],
+  ['linux docker without docker0: still a socket', { ...linuxDocker, localAddresses: noDocker0 }, socket],
+  ['linux podman: mounted socket', { ...linuxDocker, runtime: 'podman', bridgeGateway: '10.88.0.1' }, socket],
   [
     'WSL with Docker Desktop (no docker0 in the distro)',
     { ...linuxDocker, isWsl: true, localAddresses: noDocker0 },
-    { bindHost: '127.0.0.1', containerHost: 'host.docker.internal' },
+    tcp('127.0.0.1', 'host.docker.internal'),
   ],
-  [
-    'WSL with a native dockerd (docker0 present)',
-    { ...linuxDocker, isWsl: true },
-    { bindHost: '172.17.0.1', containerHost: '172.17.0.1' },
-  ],
-  [
-    'WSL podman',
-    { ...linuxDocker, runtime: 'podman', isWsl: true, localAddresses: noDocker0 },
-    { bindHost: '127.0.0.1', containerHost: '10.0.2.2', network: PODMAN_LOOPBACK_NETWORK },
-  ],
+  ['WSL with a native dockerd (docker0 present)', { ...linuxDocker, isWsl: true }, socket],
+  ['WSL podman', { ...linuxDocker, runtime: 'podman', isWsl: true, localAddresses: noDocker0 }, socket],
   [
     'macOS docker',
     { ...linuxDocker, platform: 'darwin', localAddresses: noDocker0 },
-    { bindHost: '127.0.0.1', containerHost: 'host.docker.internal' },
+    tcp('127.0.0.1', 'host.docker.internal'),
   ],
   [
     'macOS podman machine',
     { ...linuxDocker, runtime: 'podman', platform: 'darwin', localAddresses: noDocker0 },
-    { bindHost: '127.0.0.1', containerHost: 'host.containers.internal' },
+    tcp('127.0.0.1', 'host.containers.internal'),
   ],
   [
     'macOS Apple container: its vmnet gateway',
@@ -70,27 +57,28 @@ const cases: [string, HostFacts, ReturnType<typeof planProxyBind>][] = [
       bridgeGateway: '192.168.64.1',
       localAddresses: ['127.0.0.1', '192.168.64.1'],
     },
-    { bindHost: '192.168.64.1', containerHost: '192.168.64.1' },
+    tcp('192.168.64.1', '192.168.64.1'),
   ],
   [
     'Windows Docker Desktop',
     { ...linuxDocker, platform: 'win32', localAddresses: noDocker0 },
-    { bindHost: '127.0.0.1', containerHost: 'host.docker.internal' },
+    tcp('127.0.0.1', 'host.docker.internal'),
   ],
   [
-    'override wins over detection',
-    { ...linuxDocker, override: '10.9.0.1' },
-    { bindHost: '10.9.0.1', containerHost: '10.9.0.1' },
+    'override wins over detection on a VM runtime',
+    { ...linuxDocker, platform: 'darwin', override: '10.9.0.1' },
+    tcp('10.9.0.1', '10.9.0.1'),
   ],
   [
-    'override 127.0.0.1 with podman keeps the slirp network',
-    { ...linuxDocker, runtime: 'podman', override: '127.0.0.1' },
-    { bindHost: '127.0.0.1', containerHost: '10.0.2.2', network: PODMAN_LOOPBACK_NETWORK },
+    'override moves the host-side listener of a socket plan',
+    { ...linuxDocker, runtime: 'podman', override: '127.0.0.2' },
+    { transport: 'socket', bindHost: '127.0.0.2' },
   ],
+  ['override localhost with a socket plan', { ...linuxDocker, override: 'localhost' }, socket],
   [
     'override localhost on macOS',
     { ...linuxDocker, platform: 'darwin', override: 'localhost' },
-    { bindHost: '127.0.0.1', containerHost: 'host.docker.internal' },
+    tcp('127.0.0.1', 'host.docker.internal'),
   ],
 ];
 
@@ -101,29 +89,27 @@ describe('planProxyBind', () => {
 
   const refusals: [string, HostFacts, RegExp][] = [
     [
-      'linux docker without docker0',
-      { ...linuxDocker, localAddresses: noDocker0 },
-      /BERTH_PROXY_HOST to the docker/,
-    ],
-    ['linux docker with no known gateway', { ...linuxDocker, bridgeGateway: undefined }, /BERTH_PROXY_HOST/],
-    [
-      'override 0.0.0.0',
-      { ...linuxDocker, override: '0.0.0.0' },
-      /every interface.*BERTH_PROXY_HOST to 172\.17\.0\.1/,
+      'WSL Docker Desktop override 0.0.0.0',
+      { ...linuxDocker, isWsl: true, localAddresses: noDocker0, override: '0.0.0.0' },
+      /every interface.*BERTH_PROXY_HOST to 127\.0\.0\.1/,
     ],
     ['override ::', { ...linuxDocker, override: '::' }, /every interface/],
-    ['override [::]', { ...linuxDocker, override: '[::]' }, /every interface/],
+    ['override [::]', { ...linuxDocker, platform: 'darwin', override: '[::]' }, /every interface/],
     [
       'override empty',
       { ...linuxDocker, platform: 'darwin', override: ' ' },
       /BERTH_PROXY_HOST to 127\.0\.0\.1/,
     ],
     ['override a hostname', { ...linuxDocker, override: 'proxy.example' }, /not an IP address/],
-    ['override loopback, linux docker', { ...linuxDocker, override: '127.0.0.1' }, /to 172\.17\.0\.1/],
     [
-      'override 127.0.0.2, podman',
-      { ...linuxDocker, runtime: 'podman', override: '127.0.0.2' },
-      /127\.0\.0\.1/,
+      'a LAN override where containers use the socket',
+      { ...linuxDocker, override: '192.168.1.20' },
+      /must be a loopback address/,
+    ],
+    [
+      'a loopback override for Apple container',
+      { ...linuxDocker, runtime: 'container', platform: 'darwin', override: '127.0.0.1' },
+      /cannot reach 127\.0\.0\.1/,
     ],
     [
       'Apple container with its gateway down',
@@ -189,7 +175,8 @@ describe('detectHostFacts', () => {
       const facts = detectHostFacts({ runtime: 'docker' });
       expect(facts.bridgeGateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
       expect(facts.localAddresses).toContain(facts.bridgeGateway);
-      expect(planProxyBind(facts).bindHost).toBe(facts.bridgeGateway);
+      // socketCapable() relies on it for a distro-local dockerd under WSL.
+      expect(planProxyBind({ ...facts, isWsl: true }).transport).toBe('socket');
     },
   );
 
@@ -219,8 +206,8 @@ describe('detectHostFacts', () => {
         localAddresses: ['127.0.0.1', '172.18.0.1'],
       });
       expect(planProxyBind({ ...facts, override: undefined })).toEqual({
-        bindHost: '172.18.0.1',
-        containerHost: '172.18.0.1',
+        transport: 'socket',
+        bindHost: '127.0.0.1',
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });

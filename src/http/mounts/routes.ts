@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../../errors.ts';
 import { checkExtraMounts } from '../../mounts/index.ts';
+import { checkGroupNetwork } from '../../proxy/network-policy.ts';
 import type { ContainerConfig } from '../../store/schema.ts';
 import type { AppContext } from '../context.ts';
 import { route } from '../route.ts';
@@ -19,6 +20,17 @@ export async function validateGroupContainerConfig(
   trust: 'admin' | 'member',
   config: ContainerConfig,
 ): Promise<void> {
+  const network = checkGroupNetwork(trust, config.network);
+  if (network.length > 0) {
+    throw new ValidationError(
+      network.map((p) => p.message).join('; '),
+      network.map((p) => ({
+        path: `body/containerConfig/network/${p.path}`,
+        message: p.message,
+        code: 'NETWORK_POLICY',
+      })),
+    );
+  }
   if (!config.mounts?.length) return;
   const { refused } = await checkExtraMounts(config.mounts, mountContext(ctx, trust));
   if (refused.length > 0) {
