@@ -291,7 +291,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** One message and its delivery status. */
+        /**
+         * One message, its delivery status and the agent's replies to it.
+         * @description With `wait`, answers as soon as the message is `done` or `failed` (or when the wait ends,
+         *     with the message as it stands): "post, then wait for the answer to that message".
+         */
         get: operations["getMessage"];
         put?: never;
         post?: never;
@@ -554,6 +558,21 @@ export interface components {
             idempotencyKey: string | null;
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
+        };
+        /** @description A message with the agent's replies to it (`output` events whose `inReplyTo` is its id). */
+        MessageWithReplies: {
+            id: components["schemas"]["Id"];
+            sessionId: components["schemas"]["Id"];
+            seq: number;
+            text: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "done" | "failed";
+            attempts: number;
+            error: string | null;
+            idempotencyKey: string | null;
+            createdAt: components["schemas"]["Timestamp"];
+            updatedAt: components["schemas"]["Timestamp"];
+            replies: components["schemas"]["Event"][];
         };
         /**
          * @description One entry of a session's timeline. `output` events carry an agent reply
@@ -1358,7 +1377,10 @@ export interface operations {
     };
     getMessage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Milliseconds to wait for the message to be done or failed (0 = answer now). */
+                wait?: number;
+            };
             header?: never;
             path: {
                 sessionId: components["parameters"]["SessionId"];
@@ -1368,13 +1390,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The message. */
+            /** @description The message with its replies (`output` events whose `inReplyTo` is this message). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Message"];
+                    "application/json": components["schemas"]["MessageWithReplies"];
                 };
             };
             400: components["responses"]["BadRequest"];

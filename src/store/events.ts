@@ -88,3 +88,18 @@ export async function pruneEvents(db: Queryable, input: { keep: number; before: 
     )
   );
 }
+
+/** The agent's replies to one message: its `output` events, oldest first. */
+export async function repliesTo(db: Queryable, sessionId: string, messageId: string): Promise<EventRow[]> {
+  return db
+    .select()
+    .from(events)
+    .where(
+      and(
+        eq(events.sessionId, sessionId),
+        eq(events.kind, 'output'),
+        sql`${events.data}->>'inReplyTo' = ${messageId}`,
+      ),
+    )
+    .orderBy(asc(events.seq));
+}

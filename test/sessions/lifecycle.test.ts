@@ -4,7 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { collectEvents, json, lifecycle, newSession, post, replies, until } from '../support/sessions.ts';
+import {
+  type ApiEvent,
+  collectEvents,
+  json,
+  lifecycle,
+  newSession,
+  post,
+  replies,
+  until,
+} from '../support/sessions.ts';
 
 const runtimes = runtimesUnderTest();
 
@@ -53,6 +62,22 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
     });
     expect(messages).toHaveLength(3);
     expect(await containersOf(sessionId)).toHaveLength(1);
+  });
+
+  it('answers GET …/messages/{id}?wait= once the message is done, with its reply', async () => {
+    const { sessionId } = await newSession(server);
+    const msg = await post(server, sessionId, 'waited');
+    const res = await server.api(`/v1/sessions/${sessionId}/messages/${msg.id}?wait=30000`);
+    const body = await json<{ status: string; replies: ApiEvent[] }>(res, 200);
+    expect(body.status).toBe('done');
+    expect(body.replies.map((e) => [e.kind, e.data.text, e.data.inReplyTo])).toEqual([
+      ['output', 'echo: waited', msg.id],
+    ]);
+    const quick = await json<{ status: string; replies: ApiEvent[] }>(
+      await server.api(`/v1/sessions/${sessionId}/messages/${msg.id}`),
+      200,
+    );
+    expect(quick.replies).toHaveLength(1);
   });
 
   it('starts exactly one container for 100 concurrent wakes', async () => {

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { enqueueMessage, getMessage, listMessages } from '../../store/messages.ts';
+import { repliesTo } from '../../store/events.ts';
+import { enqueueMessage, listMessages } from '../../store/messages.ts';
 import { getSession } from '../../store/sessions.ts';
 import type { AppContext } from '../context.ts';
-import { presentMessage } from '../present.ts';
+import { presentEvent, presentMessage } from '../present.ts';
 import { route } from '../route.ts';
+import { waitForMessage } from './wait.ts';
 
 export function messageRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
@@ -29,9 +31,20 @@ export function messageRoutes(ctx: AppContext) {
       return { items: rows.map(presentMessage), nextAfter: rows.at(-1)?.seq ?? q.after };
     });
 
-    route(app, 'getMessage', async (request) => {
+    route(app, 'getMessage', async (request, reply) => {
       const { sessionId, messageId } = request.params;
-      return presentMessage(await getMessage(db, sessionId, messageId));
+      const abort = new AbortController();
+      // The response's close fires when the client goes away (the request's fires once its body is read).
+      reply.raw.once('close', () => abort.abort());
+      const message = await waitForMessage(
+        db,
+        ctx.events,
+        { sessionId, messageId },
+        request.query.wait,
+        abort.signal,
+      );
+      const replies = await repliesTo(db, sessionId, messageId);
+      return { ...presentMessage(message), replies: replies.map(presentEvent) };
     });
   };
 }
