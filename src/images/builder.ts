@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { UnavailableError } from '../errors.ts';
-import type { ContainerRuntime } from '../runtime/index.ts';
+import { type ContainerRuntime, onLines } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
 import {
@@ -231,19 +231,24 @@ export class ImageBuilder {
       ...names,
     ];
     tail.push(`$ npm ${args.join(' ')}`);
-    const result = await execa('npm', args, {
+    const subprocess = execa('npm', args, {
       cwd: context,
       env: { PATH: this.#deps.searchPath },
       reject: false,
+      buffer: false,
       all: true,
       stdin: 'ignore',
       cancelSignal: signal,
       forceKillAfterDelay: 5000,
     });
-    for (const line of (result.all ?? '').split('\n')) if (line) tail.push(line);
+    let last = '';
+    const drained = onLines(subprocess.all, (line) => {
+      if (line === '') return;
+      tail.push(line);
+      last = line;
+    });
+    const [result] = await Promise.all([subprocess, drained]);
     if (result.failed)
-      throw new Error(
-        `npm install on the host failed (exit ${result.exitCode ?? result.signal}): ${(result.all ?? '').trim().split('\n').at(-1) ?? ''}`,
-      );
+      throw new Error(`npm install on the host failed (exit ${result.exitCode ?? result.signal}): ${last}`);
   }
 }

@@ -96,6 +96,8 @@ type LineSink = (line: Buffer, cut: boolean) => void;
 /**
  * Splits a byte stream on \n with a per-line byte cap that may change between lines.
  * Holds at most `cap` bytes: a line reaching the cap is emitted cut and the rest up to \n is skipped.
+ * Not src/runtime/lines.ts: protocol may not import its sibling runtime, is bundled into the agent,
+ * and needs a cap that switches between payload and plain lines.
  */
 class CappedLines {
   private parts: Buffer[] = [];
@@ -151,40 +153,6 @@ class CappedLines {
 
 function decodeLine(line: Buffer, cut: boolean): string {
   return cut ? cutAtCharBoundary(line).toString('utf8') + TRUNCATION_MARKER : line.toString('utf8');
-}
-
-/**
- * Splits a log stream (stderr) into lines across chunks. Invalid UTF-8 becomes U+FFFD; a line over
- * maxLineBytes is emitted as soon as it reaches the cap, cut at a character boundary and followed by
- * TRUNCATION_MARKER, and the rest of that line is dropped. `end()` flushes a last line without \n.
- */
-export class LineSplitter {
-  private readonly lines: CappedLines;
-  private out: string[] = [];
-
-  constructor(limits: LineLimits = {}) {
-    const max = limits.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    this.lines = new CappedLines(
-      () => max,
-      (line, cut) => this.out.push(decodeLine(line, cut)),
-    );
-  }
-
-  push(chunk: Buffer | string): string[] {
-    this.lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    return this.drain();
-  }
-
-  end(): string[] {
-    this.lines.end();
-    return this.drain();
-  }
-
-  private drain(): string[] {
-    const out = this.out;
-    this.out = [];
-    return out;
-  }
 }
 
 function preview(text: string): string {

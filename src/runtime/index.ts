@@ -21,6 +21,7 @@ export {
   RuntimeError,
   RuntimeMissingError,
 } from './errors.ts';
+export { LineSplitter, onLines } from './lines.ts';
 export type * from './types.ts';
 export { assertContainerName, assertImageRef, assertRunSpec } from './validate.ts';
 

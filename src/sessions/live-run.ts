@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
-import { encodeClose, encodeMessage, type Frame, FrameParser, LineSplitter } from '../protocol/frames.ts';
-import type { RunningContainer } from '../runtime/index.ts';
+import { encodeClose, encodeMessage, type Frame, FrameParser } from '../protocol/frames.ts';
+import { LineSplitter, type RunningContainer } from '../runtime/index.ts';
 import type { Queryable } from '../store/db.ts';
 import { settleMessage, takePending } from '../store/messages.ts';
 import type { ExitReason } from '../store/sessions.ts';

@@ -11,10 +11,10 @@ import {
   encodeMessage,
   type Frame,
   FrameParser,
-  LineSplitter,
   newFrameNonce,
   type StdoutItem,
 } from '../../src/protocol/frames.ts';
+import { LineSplitter } from '../../src/runtime/lines.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest, type TestRuntime } from '../support/runtimes.ts';
 
