@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { UnavailableError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
 import { type ContainerRuntime, onLines } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
@@ -20,11 +21,6 @@ import type { ImageBuildRow } from '../store/schema.ts';
 import { type BaseKind, baseKindOf, containerfile, imageTag } from './containerfile.ts';
 import { BuildOutput } from './output.ts';
 import { AptUnsupportedError, type PackageRequest, validatePackages } from './validate.ts';
-
-interface Logger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
 
 export interface ImageBuilderDeps {
   store: Store;

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
+import { type Logger, silentLogger } from '../logger.ts';
 import { assertSafeBindHost } from './bind-plan.ts';
 import type { Credential, CredentialSource } from './credentials.ts';
 import { checkRequest, type ForwardTarget } from './framing.ts';
@@ -10,12 +11,6 @@ import { type Grant, TokenRegistry, type TrafficStats } from './tokens.ts';
 
 export type { TrafficStats } from './tokens.ts';
 export { PLACEHOLDER_PREFIX } from './tokens.ts';
-
-/** Pino-compatible subset (a Fastify logger fits). Never given credentials or header values. */
-export interface ProxyLogger {
-  debug(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
 
 export interface CredentialProxyOptions {
   /** An address from `planProxyBind`; wildcards are refused. */
@@ -28,7 +23,8 @@ export interface CredentialProxyOptions {
   /** Trusted CA for an https upstream instead of the system roots (private gateways, tests). */
   upstreamCa?: string | Buffer;
   credentials: CredentialSource;
-  log?: ProxyLogger;
+  /** Never given credentials or header values. */
+  log?: Logger;
 }
 
 export interface ProxyGrant {
@@ -51,8 +47,6 @@ export class ProxyListenError extends Error {
   override name = 'ProxyListenError';
   readonly code = 'PROXY_LISTEN_FAILED';
 }
-
-const silent: ProxyLogger = { debug: () => {}, warn: () => {} };
 
 /** Anthropic's error shape, so clients show a sensible message. */
 function fail(res: ServerResponse, status: number, type: string, message: string): void {
@@ -85,7 +79,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const client = upstream.protocol === 'https:' ? https : http;
   const { credentials, maxBodyBytes } = options;
-  const log = options.log ?? silent;
+  const log = options.log ?? silentLogger;
   const tokens = new TokenRegistry();
   // One keep-alive pool per placeholder: an upstream connection never carries two sessions' requests.
   const agents = new Map<string, http.Agent>();

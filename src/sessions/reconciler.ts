@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { liveSessions, sessionsToResume } from '../store/sessions.ts';
@@ -11,7 +12,7 @@ export interface ReconcilerDeps {
   instanceId: string;
   /** Instance ids of this host and data dir that belong to earlier processes: their runs are dead. */
   isPredecessor(instanceId: string): boolean;
-  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  log: Logger;
 }
 
 /**
