@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
-import { liveSessions, sessionsToResume } from '../store/sessions.ts';
+import { type LeasedSession, liveSessions, sessionsToResume } from '../store/sessions.ts';
 import type { SessionRunner } from './supervisor.ts';
 
 export interface ReconcilerDeps {
@@ -47,17 +47,16 @@ export class Reconciler {
 
   async #reconcile(): Promise<void> {
     const { store, runtime, runner, installId, instanceId, log } = this.#deps;
-    const now = Date.now();
-    const ownerAlive = (owner: string | null, lease: Date | null) =>
-      owner !== null &&
-      !this.#deps.isPredecessor(owner) &&
-      (owner === instanceId || (lease !== null && lease.getTime() > now));
+    const ownerAlive = (s: LeasedSession) =>
+      s.ownerInstance !== null &&
+      !this.#deps.isPredecessor(s.ownerInstance) &&
+      (s.ownerInstance === instanceId || s.leaseValid);
 
     const sessions = await liveSessions(store.db);
     const byId = new Map(sessions.map((s) => [s.id, s]));
     for (const s of sessions) {
       if (s.ownerInstance === instanceId && runner.isLocal(s.id, s.generation)) continue;
-      if (s.ownerInstance !== instanceId && ownerAlive(s.ownerInstance, s.leaseExpiresAt)) continue;
+      if (s.ownerInstance !== instanceId && ownerAlive(s)) continue;
       log.warn({ sessionId: s.id, generation: s.generation, owner: s.ownerInstance }, 'run lost; requeueing');
       if (s.containerName) await runtime.remove(s.containerName).catch(() => undefined);
       await runner.markLost(s.id, s.generation, s.ownerInstance ?? '');
@@ -70,10 +69,7 @@ export class Reconciler {
       if (sessionId && runner.isLocal(sessionId, generation)) continue;
       const s = sessionId ? byId.get(sessionId) : undefined;
       const owned =
-        s !== undefined &&
-        s.generation === generation &&
-        s.ownerInstance !== instanceId &&
-        ownerAlive(s.ownerInstance, s.leaseExpiresAt);
+        s !== undefined && s.generation === generation && s.ownerInstance !== instanceId && ownerAlive(s);
       if (owned) continue;
       log.info({ container: c.name, sessionId, generation }, 'removing orphan container');
       await runtime
