@@ -30,11 +30,11 @@ export interface BuildResult {
   built: boolean;
 }
 
-export const HASH_LABEL = 'berth.agent.hash';
-export const REGISTRY_BASE = 'node:20-slim';
+const HASH_LABEL = 'berth.agent.hash';
+const REGISTRY_BASE = 'node:20-slim';
 
 const containerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const BUILD_DIR = path.join(containerDir, '.build');
+const BUILD_DIR = path.join(containerDir, '.build');
 
 export class ImageBuildError extends Error {
   override name = 'ImageBuildError';
@@ -51,7 +51,7 @@ async function writeIfChanged(file: string, content: string | Uint8Array): Promi
 }
 
 /** Bundles the runner and its imports into one CommonJS file for plain `node`. */
-export async function bundleRunner(outFile: string): Promise<void> {
+async function bundleRunner(outFile: string): Promise<void> {
   const result = await build({
     entryPoints: [path.join(containerDir, 'agent', 'main.ts')],
     bundle: true,
@@ -65,7 +65,7 @@ export async function bundleRunner(outFile: string): Promise<void> {
   await writeIfChanged(outFile, result.outputFiles[0]!.contents);
 }
 
-export async function defaultMode(runtime: ContainerRuntime): Promise<BuildMode> {
+async function defaultMode(runtime: ContainerRuntime): Promise<BuildMode> {
   return (await runtime.imageId(REGISTRY_BASE)) ? 'registry' : 'offline';
 }
 

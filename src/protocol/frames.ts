@@ -16,8 +16,6 @@ export interface MessageInput {
   text: string;
 }
 
-export type HostCommand = ({ type: 'message' } & MessageInput) | { type: 'close' };
-
 export type Frame =
   | { type: 'ready' }
   | { type: 'reply'; inReplyTo: string; text: string }
@@ -25,16 +23,14 @@ export type Frame =
   | { type: 'heartbeat' }
   | { type: 'error'; id?: string; message: string };
 
-export type FrameType = Frame['type'];
-
 /** What the stdout parser yields: a frame, a plain output line, or a rejected frame described as a log line. */
 export type StdoutItem =
   | { kind: 'frame'; frame: Frame }
   | { kind: 'line'; line: string }
   | { kind: 'invalid'; message: string };
 
-export const DEFAULT_MAX_LINE_BYTES = 16 * 1024;
-export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MAX_LINE_BYTES = 16 * 1024;
+const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Appended to a line cut at the length cap; the rest of that line is dropped. */
 export const TRUNCATION_MARKER = ' …[truncated]';
 
@@ -162,7 +158,7 @@ function preview(text: string): string {
 const isString = (v: unknown): v is string => typeof v === 'string';
 
 /** Checks a decoded payload against the frame union; returns the frame or why it was refused. */
-export function validateFrame(value: unknown): Frame | string {
+function validateFrame(value: unknown): Frame | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return 'payload is not a JSON object';
   const v = value as Record<string, unknown>;

@@ -14,16 +14,14 @@ import type { ContainerRuntime } from './types.ts';
 
 export type { CliRuntimeOptions } from './cli.ts';
 export { findOnPath } from './detect.ts';
-export { planEnv, readByCli } from './env.ts';
+export { planEnv } from './env.ts';
 export {
   InvalidRunSpecError,
   RuntimeCommandError,
-  RuntimeError,
   RuntimeMissingError,
 } from './errors.ts';
 export { LineSplitter, onLines } from './lines.ts';
 export type * from './types.ts';
-export { assertContainerName, assertImageRef, assertRunSpec } from './validate.ts';
 
 const dialects: Record<RuntimeName, Dialect> = { docker, podman, container: apple };
 

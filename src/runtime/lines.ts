@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import type { Readable } from 'node:stream';
 
 /** Longest line kept by default, in bytes. */
-export const MAX_LINE_BYTES = 16 * 1024;
+const MAX_LINE_BYTES = 16 * 1024;
 /** Appended to a line cut at the length cap; the rest of that line is dropped. */
 export const LINE_TRUNCATED = ' …[truncated]';
 
