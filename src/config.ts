@@ -16,6 +16,7 @@ export interface Config {
   image: string;
   apiToken: string | undefined;
   agent: 'anthropic' | 'echo';
+  agentTestHooks: boolean;
   idleTimeoutMs: number;
   hardTimeoutMs: number;
   stopGraceMs: number;
@@ -91,6 +92,15 @@ const str =
   (raw: string | undefined): string =>
     raw === undefined || raw === '' ? fallback : raw;
 
+const flag =
+  (fallback: boolean) =>
+  (raw: string | undefined, _env: Env, name = ''): boolean => {
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === '1' || raw === 'true') return true;
+    if (raw === '0' || raw === 'false') return false;
+    throw new ConfigError(`${name} must be 1, 0, true or false, got "${raw}"`);
+  };
+
 const optional = (raw: string | undefined): string | undefined =>
   raw === undefined || raw === '' ? undefined : raw;
 
@@ -150,6 +160,12 @@ export const fields = [
     env: 'BERTH_AGENT',
     parse: oneOf('anthropic', ['anthropic', 'echo'] as const),
     doc: 'Agent mode passed to the runner (`echo` answers without a model).',
+  },
+  {
+    key: 'agentTestHooks',
+    env: 'BERTH_AGENT_TEST_HOOKS',
+    parse: flag(false),
+    doc: 'Test suites only: lets the `echo` agent run its `!` hooks (read files, print its environment, exit).',
   },
   {
     key: 'idleTimeoutMs',
