@@ -7,7 +7,8 @@ import { buildAgentImage } from '../../container/image/build.ts';
 import { createRuntime } from '../../src/runtime/index.ts';
 import type { TestRuntime } from './runtimes.ts';
 
-export const TEST_IMAGE = 'berth-agent:test';
+/** TEST_AGENT_IMAGE lets a change to the image be tested without replacing the shared tag. */
+export const TEST_IMAGE = process.env.TEST_AGENT_IMAGE || 'berth-agent:test';
 
 const LOCK = path.join(tmpdir(), 'berth-agent-image.lock');
 const LOCK_WAIT_MS = 5 * 60_000;
