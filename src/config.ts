@@ -56,6 +56,8 @@ interface Field<K extends keyof Config> {
   env: string;
   parse: (raw: string | undefined, env: Env) => Config[K];
   doc: string;
+  /** The default as the README shows it, when it depends on the machine. */
+  shown?: string;
 }
 
 const int =
@@ -134,6 +136,7 @@ export const fields = [
     key: 'dataDir',
     env: 'BERTH_DATA_DIR',
     parse: (raw) => path.resolve(raw || './data'),
+    shown: '`./data`',
     doc: 'Data directory: embedded database, API token, group and session folders.',
   },
   {
@@ -245,12 +248,14 @@ export const fields = [
     env: 'BERTH_MOUNT_ALLOWLIST',
     parse: (raw, env) =>
       path.resolve(raw || path.join(env.HOME || homedir(), '.config/berth/mount-allowlist.json')),
+    shown: '`~/.config/berth/mount-allowlist.json`',
     doc: 'Allowlist for extra mounts; missing file means no extra mounts.',
   },
   {
     key: 'projectRoot',
     env: 'BERTH_PROJECT_ROOT',
     parse: (raw) => path.resolve(raw || process.cwd()),
+    shown: 'the working directory',
     doc: 'Mounted read-only at /workspace/project for admin groups.',
   },
   {
@@ -324,6 +329,7 @@ export const fields = [
     env: 'PATH',
     parse: str('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'),
     doc: 'Where the container runtime CLI is looked up.',
+    shown: 'system PATH',
   },
 ] as const satisfies readonly Field<keyof Config>[];
 
