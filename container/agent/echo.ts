@@ -127,7 +127,9 @@ function memoryLimit(): number | undefined {
     try {
       const n = Number(readFileSync(file, 'utf8').trim());
       return Number.isFinite(n) && n < totalmem() ? n : undefined;
-    } catch {}
+    } catch {
+      // Not this cgroup version: try the next file.
+    }
   }
   return undefined;
 }

@@ -43,6 +43,7 @@ export class ImageBuildError extends Error {
 
 /** Writes only when the content differs, so mtimes (and hash caches) stay put. */
 async function writeIfChanged(file: string, content: string | Uint8Array): Promise<void> {
+  // A missing file simply differs.
   const old = await readFile(file).catch(() => undefined);
   if (old?.equals(Buffer.from(content))) return;
   const tmp = `${file}.${process.pid}.tmp`;
@@ -88,6 +89,7 @@ async function offlineContext(runnerJs: string): Promise<Context> {
   const hash = await entriesHash(entries, path.join(BUILD_DIR, 'hash-cache.json'), containerfile);
   const tar = path.join(dir, 'rootfs.tar');
   const stamp = path.join(dir, 'rootfs.tar.hash');
+  // No stamp yet means no tar yet.
   if ((await readFile(stamp, 'utf8').catch(() => '')) !== hash) {
     const tmp = `${tar}.${process.pid}.tmp`;
     await writeTar(tmp, entries);

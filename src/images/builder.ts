@@ -166,7 +166,12 @@ export class ImageBuilder {
     const flush = setInterval(() => {
       if (tail.text === flushed) return;
       flushed = tail.text;
-      void saveBuildOutput(db, build.id, flushed).catch(() => {});
+      void saveBuildOutput(db, build.id, flushed).catch((err: unknown) =>
+        this.#deps.log.warn(
+          { err, buildId: build.id },
+          'saving build output failed; the final save stores it',
+        ),
+      );
     }, FLUSH_MS);
     const context = await mkdtemp(path.join(tmpdir(), 'berth-group-image-'));
     try {
@@ -207,7 +212,11 @@ export class ImageBuilder {
       await finishImageBuild(db, build.id, { status, error, outputTail: tail.text });
       tail.end({ status, error });
       // A partial image must not be mistaken for a finished one by the next identical request.
-      await runtime.removeImage(build.tag).catch(() => {});
+      await runtime
+        .removeImage(build.tag)
+        .catch((err: unknown) =>
+          this.#deps.log.warn({ err, tag: build.tag }, 'removing a partial image failed'),
+        );
     } finally {
       clearTimeout(timer);
       clearInterval(flush);

@@ -145,7 +145,14 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
         given += chunk.length;
         grant.add('bytesOut', chunk.length);
       });
-      pipeline(upRes, res, () => {});
+      // pipeline already destroyed both sides; an early end (client gone, upstream reset) is routine.
+      pipeline(upRes, res, (err) => {
+        if (err)
+          log.debug(
+            { sessionId: grant.sessionId, code: (err as NodeJS.ErrnoException).code },
+            'response stream ended early',
+          );
+      });
     });
 
     upReq.on('error', (err: NodeJS.ErrnoException) => {

@@ -30,7 +30,11 @@ export class Reconciler {
   }
 
   start(intervalMs: number): void {
-    this.#timer = setInterval(() => void this.runOnce().catch(() => undefined), intervalMs);
+    this.#timer = setInterval(
+      () =>
+        void this.runOnce().catch((err: unknown) => this.#deps.log.error({ err }, 'reconcile pass failed')),
+      intervalMs,
+    );
   }
 
   async stop(): Promise<void> {
@@ -58,7 +62,15 @@ export class Reconciler {
       if (s.ownerInstance === instanceId && runner.isLocal(s.id, s.generation)) continue;
       if (s.ownerInstance !== instanceId && ownerAlive(s)) continue;
       log.warn({ sessionId: s.id, generation: s.generation, owner: s.ownerInstance }, 'run lost; requeueing');
-      if (s.containerName) await runtime.remove(s.containerName).catch(() => undefined);
+      if (s.containerName)
+        await runtime
+          .remove(s.containerName)
+          .catch((err: unknown) =>
+            log.warn(
+              { err, container: s.containerName },
+              'removing a lost run failed; the orphan pass retries',
+            ),
+          );
       await runner.markLost(s.id, s.generation, s.ownerInstance ?? '');
     }
 
