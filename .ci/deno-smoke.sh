@@ -5,10 +5,13 @@ cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 port=39$((RANDOM % 90 + 10))
 token="deno-smoke-$RANDOM"
+# Its own process group: npm runs deno as a child, and stopping npm alone would leave deno serving.
+set -m
 BERTH_DATA_DIR="$dir" BERTH_PORT="$port" BERTH_API_TOKEN="$token" BERTH_LOG_LEVEL=warn \
   npm run --silent start:deno >"$dir/log" 2>&1 &
 pid=$!
-cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"; }
+set +m
+cleanup() { kill -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 for _ in $(seq 1 240); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break

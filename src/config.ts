@@ -20,6 +20,7 @@ export interface Config {
   image: string;
   apiToken: string | undefined;
   agent: 'anthropic' | 'echo';
+  agentTestHooks: boolean;
   idleTimeoutMs: number;
   hardTimeoutMs: number;
   stopGraceMs: number;
@@ -65,6 +66,8 @@ interface Field<K extends keyof Config> {
   env: string;
   parse: (raw: string | undefined, env: Env) => Config[K];
   doc: string;
+  /** The default as the README shows it, when it depends on the machine. */
+  shown?: string;
 }
 
 const int =
@@ -101,6 +104,15 @@ const str =
   (raw: string | undefined): string =>
     raw === undefined || raw === '' ? fallback : raw;
 
+const flag =
+  (fallback: boolean) =>
+  (raw: string | undefined, _env: Env, name = ''): boolean => {
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === '1' || raw === 'true') return true;
+    if (raw === '0' || raw === 'false') return false;
+    throw new ConfigError(`${name} must be 1, 0, true or false, got "${raw}"`);
+  };
+
 const optional = (raw: string | undefined): string | undefined =>
   raw === undefined || raw === '' ? undefined : raw;
 
@@ -134,6 +146,7 @@ export const fields = [
     key: 'dataDir',
     env: 'BERTH_DATA_DIR',
     parse: (raw) => path.resolve(raw || './data'),
+    shown: '`./data`',
     doc: 'Data directory: embedded database, API token, group and session folders.',
   },
   {
@@ -160,6 +173,12 @@ export const fields = [
     env: 'BERTH_AGENT',
     parse: oneOf('anthropic', ['anthropic', 'echo'] as const),
     doc: 'Agent mode passed to the runner (`echo` answers without a model).',
+  },
+  {
+    key: 'agentTestHooks',
+    env: 'BERTH_AGENT_TEST_HOOKS',
+    parse: flag(false),
+    doc: 'Test suites only: lets the `echo` agent run its `!` hooks (read files, print its environment, exit).',
   },
   {
     key: 'idleTimeoutMs',
@@ -277,12 +296,14 @@ export const fields = [
     env: 'BERTH_MOUNT_ALLOWLIST',
     parse: (raw, env) =>
       path.resolve(raw || path.join(env.HOME || homedir(), '.config/berth/mount-allowlist.json')),
+    shown: '`~/.config/berth/mount-allowlist.json`',
     doc: 'Allowlist for extra mounts; missing file means no extra mounts.',
   },
   {
     key: 'projectRoot',
     env: 'BERTH_PROJECT_ROOT',
     parse: (raw) => path.resolve(raw || process.cwd()),
+    shown: 'the working directory',
     doc: 'Mounted read-only at /workspace/project for admin groups.',
   },
   {
@@ -356,6 +377,7 @@ export const fields = [
     env: 'PATH',
     parse: str('/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'),
     doc: 'Where the container runtime CLI is looked up.',
+    shown: 'system PATH',
   },
 ] as const satisfies readonly Field<keyof Config>[];
 

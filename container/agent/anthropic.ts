@@ -48,7 +48,9 @@ function upstreamMessage(status: number, body: string): string {
     const parsed = JSON.parse(body) as { error?: { type?: string; message?: string } };
     if (parsed.error?.message)
       return `upstream ${status}: ${parsed.error.type ?? 'error'}: ${parsed.error.message}`;
-  } catch {}
+  } catch {
+    // Not Anthropic's JSON error shape: the raw body is reported below.
+  }
   return `upstream ${status}: ${body.slice(0, 500) || 'no body'}`;
 }
 
@@ -72,6 +74,7 @@ async function readStream(body: ReadableStream<Uint8Array>): Promise<string> {
     try {
       event = JSON.parse(data);
     } catch {
+      // A data line that is not JSON carries nothing the turn uses.
       return;
     }
     if (event.type === 'content_block_delta' && event.delta?.type === 'text_delta')

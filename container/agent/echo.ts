@@ -5,18 +5,24 @@ import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { credentialHeaders } from './anthropic.ts';
 import { httpProbe, tcpProbe, tunnelProbe } from './probes.ts';
-import { errorCode, type Turn, TurnError } from './turn.ts';
+import { type Agent, errorCode, type Turn, TurnError } from './turn.ts';
 
-/** Echo mode: answers `echo: <text>`; texts starting with `!` are test hooks (container/README.md). */
-export async function echoAgent(turn: Turn): Promise<void> {
-  const match = /^!(\S+)\s*([\s\S]*)$/.exec(turn.text);
-  if (!match) {
-    turn.reply(`echo: ${turn.text}`);
-    return;
-  }
-  const name = match[1]!;
-  if (!Object.hasOwn(hooks, name)) throw new TurnError(`unknown test hook !${name}`);
-  turn.reply(await hooks[name]!(match[2]!, turn));
+/**
+ * Echo mode: answers `echo: <text>`. With BERTH_AGENT_TEST_HOOKS=1 (test suites only), texts
+ * starting with `!` are test hooks (container/README.md); otherwise they are echoed like any text.
+ */
+export function echoAgent(env: NodeJS.ProcessEnv): Agent {
+  const hooksOn = env.BERTH_AGENT_TEST_HOOKS === '1';
+  return async (turn) => {
+    const match = hooksOn ? /^!(\S+)\s*([\s\S]*)$/.exec(turn.text) : null;
+    if (!match) {
+      turn.reply(`echo: ${turn.text}`);
+      return;
+    }
+    const name = match[1]!;
+    if (!Object.hasOwn(hooks, name)) throw new TurnError(`unknown test hook !${name}`);
+    turn.reply(await hooks[name]!(match[2]!, turn));
+  };
 }
 
 type Hook = (args: string, turn: Turn) => Promise<string> | string;
@@ -125,7 +131,9 @@ function memoryLimit(): number | undefined {
     try {
       const n = Number(readFileSync(file, 'utf8').trim());
       return Number.isFinite(n) && n < totalmem() ? n : undefined;
-    } catch {}
+    } catch {
+      // Not this cgroup version: try the next file.
+    }
   }
   return undefined;
 }

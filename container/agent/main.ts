@@ -28,7 +28,7 @@ function heartbeatMs(raw: string | undefined): number {
 }
 
 function pickAgent(mode: string, env: NodeJS.ProcessEnv): Agent {
-  if (mode === 'echo') return echoAgent;
+  if (mode === 'echo') return echoAgent(env);
   if (mode === 'anthropic') return anthropicAgent(env);
   exit(2, `BERTH_AGENT must be echo or anthropic, got "${mode}"`);
 }

@@ -4,24 +4,25 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { execa } from 'execa';
+import { type ContainerRuntime, RuntimeCommandError } from '../../src/runtime/index.ts';
 import { entriesHash } from './hash.ts';
 import { findBusybox, rootfsEntries } from './rootfs.ts';
 import { writeTar } from './tar.ts';
 
-export type BuildRuntime = 'podman' | 'docker';
 export type BuildMode = 'offline' | 'registry';
 
 export interface BuildOptions {
-  runtime: BuildRuntime;
+  runtime: ContainerRuntime;
   tag: string;
   /** Unset: `registry` when REGISTRY_BASE is present locally, else `offline`. */
   mode?: BuildMode;
+  /** Progress messages. */
   log?: (line: string) => void;
+  /** The engine's build output, line by line. */
+  output?: (line: string) => void;
 }
 
 export interface BuildResult {
-  runtime: BuildRuntime;
   tag: string;
   mode: BuildMode;
   hash: string;
@@ -29,11 +30,11 @@ export interface BuildResult {
   built: boolean;
 }
 
-export const HASH_LABEL = 'berth.agent.hash';
-export const REGISTRY_BASE = 'node:20-slim';
+const HASH_LABEL = 'berth.agent.hash';
+const REGISTRY_BASE = 'node:20-slim';
 
 const containerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const BUILD_DIR = path.join(containerDir, '.build');
+const BUILD_DIR = path.join(containerDir, '.build');
 
 export class ImageBuildError extends Error {
   override name = 'ImageBuildError';
@@ -42,6 +43,7 @@ export class ImageBuildError extends Error {
 
 /** Writes only when the content differs, so mtimes (and hash caches) stay put. */
 async function writeIfChanged(file: string, content: string | Uint8Array): Promise<void> {
+  // A missing file simply differs.
   const old = await readFile(file).catch(() => undefined);
   if (old?.equals(Buffer.from(content))) return;
   const tmp = `${file}.${process.pid}.tmp`;
@@ -50,7 +52,7 @@ async function writeIfChanged(file: string, content: string | Uint8Array): Promi
 }
 
 /** Bundles the runner and its imports into one CommonJS file for plain `node`. */
-export async function bundleRunner(outFile: string): Promise<void> {
+async function bundleRunner(outFile: string): Promise<void> {
   const result = await build({
     entryPoints: [path.join(containerDir, 'agent', 'main.ts')],
     bundle: true,
@@ -64,37 +66,15 @@ export async function bundleRunner(outFile: string): Promise<void> {
   await writeIfChanged(outFile, result.outputFiles[0]!.contents);
 }
 
-async function runtimeCommand(runtime: BuildRuntime, args: string[]): Promise<string> {
-  const env = runtime === 'docker' ? { DOCKER_BUILDKIT: '0' } : {};
-  const res = await execa(runtime, args, { env, reject: false, all: true, stdin: 'ignore' });
-  if (res.exitCode !== 0)
-    throw new ImageBuildError(
-      `${runtime} ${args.slice(0, 2).join(' ')} failed (exit ${res.exitCode}):\n${res.all}`,
-    );
-  return res.stdout;
-}
-
-async function inspect(
-  runtime: BuildRuntime,
-  ref: string,
-): Promise<{ id: string; labels: Record<string, string> }> {
-  const res = await execa(runtime, ['image', 'inspect', '--format', '{{.Id}} {{json .Config.Labels}}', ref], {
-    reject: false,
-    stdin: 'ignore',
-  });
-  if (res.exitCode !== 0) return { id: '', labels: {} };
-  const [id = '', json = 'null'] = res.stdout.trim().split(/ (.*)/s);
-  return { id, labels: (JSON.parse(json) as Record<string, string> | null) ?? {} };
-}
-
-export async function defaultMode(runtime: BuildRuntime): Promise<BuildMode> {
-  return (await inspect(runtime, REGISTRY_BASE)).id ? 'registry' : 'offline';
+async function defaultMode(runtime: ContainerRuntime): Promise<BuildMode> {
+  return (await runtime.imageId(REGISTRY_BASE)) ? 'registry' : 'offline';
 }
 
 interface Context {
   dir: string;
+  containerfile: string;
   hash: string;
-  labels: string[];
+  labels: Record<string, string>;
 }
 
 /** Offline context: rootfs.tar assembled from this machine plus Containerfile.offline. */
@@ -109,30 +89,29 @@ async function offlineContext(runnerJs: string): Promise<Context> {
   const hash = await entriesHash(entries, path.join(BUILD_DIR, 'hash-cache.json'), containerfile);
   const tar = path.join(dir, 'rootfs.tar');
   const stamp = path.join(dir, 'rootfs.tar.hash');
+  // No stamp yet means no tar yet.
   if ((await readFile(stamp, 'utf8').catch(() => '')) !== hash) {
     const tmp = `${tar}.${process.pid}.tmp`;
     await writeTar(tmp, entries);
     await rename(tmp, tar);
     await writeIfChanged(stamp, hash);
   }
-  await writeIfChanged(path.join(dir, 'Containerfile'), containerfile);
-  return { dir, hash, labels: [`berth.agent.node=${process.version}`] };
+  return { dir, containerfile, hash, labels: { 'berth.agent.node': process.version } };
 }
 
 /** Registry context: the user-facing Containerfile on top of REGISTRY_BASE. */
-async function registryContext(runtime: BuildRuntime, runnerJs: string): Promise<Context> {
+async function registryContext(runtime: ContainerRuntime, runnerJs: string): Promise<Context> {
   const dir = path.join(BUILD_DIR, 'registry');
   await mkdir(dir, { recursive: true });
   const containerfile = await readFile(path.join(containerDir, 'Containerfile'), 'utf8');
-  await writeIfChanged(path.join(dir, 'Containerfile'), containerfile);
   await copyFile(runnerJs, path.join(dir, 'runner.js'));
-  const base = (await inspect(runtime, REGISTRY_BASE)).id;
+  const base = (await runtime.imageId(REGISTRY_BASE)) ?? '';
   const hash = createHash('sha256')
     .update(containerfile)
     .update(await readFile(runnerJs))
     .update(base)
     .digest('hex');
-  return { dir, hash, labels: [] };
+  return { dir, containerfile, hash, labels: {} };
 }
 
 /** Builds (or keeps) the agent image; skips the build when the tag already carries the inputs' hash. */
@@ -151,21 +130,28 @@ export async function buildAgentImage(options: BuildOptions): Promise<BuildResul
   const runnerJs = path.join(BUILD_DIR, 'runner.js');
   await bundleRunner(runnerJs);
   const ctx = mode === 'offline' ? await offlineContext(runnerJs) : await registryContext(runtime, runnerJs);
-  const before = await inspect(runtime, tag);
-  if (before.labels[HASH_LABEL] === ctx.hash) {
-    log(`${runtime}: ${tag} is up to date (${mode}, ${ctx.hash.slice(0, 12)})`);
-    return { runtime, tag, mode, hash: ctx.hash, built: false };
+  const before = await runtime.imageId(tag);
+  if (before && (await runtime.imageLabels(tag))?.[HASH_LABEL] === ctx.hash) {
+    log(`${runtime.name}: ${tag} is up to date (${mode}, ${ctx.hash.slice(0, 12)})`);
+    return { tag, mode, hash: ctx.hash, built: false };
   }
-  log(`${runtime}: building ${tag} (${mode}, ${ctx.hash.slice(0, 12)})`);
-  const labels = [`${HASH_LABEL}=${ctx.hash}`, `berth.agent.build=${mode}`, ...ctx.labels];
-  const args = ['build', '-f', path.join(ctx.dir, 'Containerfile'), '-t', tag];
-  for (const label of labels) args.push('--label', label);
-  if (runtime === 'podman' && mode === 'offline') args.push('--pull=never');
-  await runtimeCommand(runtime, [...args, ctx.dir]);
-  const after = await inspect(runtime, tag);
-  // The replaced image would linger untagged; removal fails harmlessly while other tags or containers use it.
-  if (before.id && before.id !== after.id)
-    await execa(runtime, ['rmi', before.id], { reject: false, stdin: 'ignore' });
-  log(`${runtime}: built ${tag}`);
-  return { runtime, tag, mode, hash: ctx.hash, built: true };
+  log(`${runtime.name}: building ${tag} (${mode}, ${ctx.hash.slice(0, 12)})`);
+  const build = runtime.build({
+    tag,
+    containerfile: ctx.containerfile,
+    contextDir: ctx.dir,
+    labels: { [HASH_LABEL]: ctx.hash, 'berth.agent.build': mode, ...ctx.labels },
+  });
+  for await (const { line } of build) options.output?.(line);
+  const after = await build.done.catch((err: unknown) => {
+    const detail = err instanceof RuntimeCommandError ? `\n${err.stderrTail}` : '';
+    throw new ImageBuildError(`${runtime.name} build failed: ${(err as Error).message}${detail}`);
+  });
+  // The replaced image would linger untagged; removal fails while other tags or containers use it.
+  if (before && before !== after.imageId)
+    await runtime
+      .removeImage(before)
+      .catch((err: Error) => log(`kept the old image ${before}: ${err.message}`));
+  log(`${runtime.name}: built ${tag}`);
+  return { tag, mode, hash: ctx.hash, built: true };
 }

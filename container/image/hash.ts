@@ -25,7 +25,9 @@ export async function entriesHash(entries: readonly Entry[], cacheFile: string, 
   let cache: Record<string, Cached> = {};
   try {
     cache = JSON.parse(await readFile(cacheFile, 'utf8'));
-  } catch {}
+  } catch {
+    // No usable cache: every entry is hashed afresh.
+  }
   const next: Record<string, Cached> = {};
   const total = createHash('sha256').update(extra);
   for (const entry of entries) {

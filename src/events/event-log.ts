@@ -1,14 +1,10 @@
+import type { Logger } from '../logger.ts';
 import type { Store } from '../store/db.ts';
 import { appendEvents, type EventKind, listEvents, type NewEvent } from '../store/events.ts';
 import type { EventRow } from '../store/schema.ts';
 
 export type { EventKind, EventRow, NewEvent };
 export type Listener = (events: EventRow[]) => void;
-
-interface Logger {
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
 
 interface Pending {
   event: NewEvent;

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { AppError } from '../errors.ts';
-import type { ContainerRuntime } from '../runtime/index.ts';
+import type { Logger } from '../logger.ts';
+import { type ContainerRuntime, onLines } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
 import {
@@ -20,11 +21,6 @@ import type { ImageBuildRow } from '../store/schema.ts';
 import { type BaseKind, baseKindOf, containerfile, imageTag } from './containerfile.ts';
 import { BuildOutput } from './output.ts';
 import { AptUnsupportedError, type PackageRequest, validatePackages } from './validate.ts';
-
-interface Logger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
 
 export interface ImageBuilderDeps {
   store: Store;
@@ -170,7 +166,12 @@ export class ImageBuilder {
     const flush = setInterval(() => {
       if (tail.text === flushed) return;
       flushed = tail.text;
-      void saveBuildOutput(db, build.id, flushed).catch(() => {});
+      void saveBuildOutput(db, build.id, flushed).catch((err: unknown) =>
+        this.#deps.log.warn(
+          { err, buildId: build.id },
+          'saving build output failed; the final save stores it',
+        ),
+      );
     }, FLUSH_MS);
     const context = await mkdtemp(path.join(tmpdir(), 'berth-group-image-'));
     try {
@@ -211,7 +212,11 @@ export class ImageBuilder {
       await finishImageBuild(db, build.id, { status, error, outputTail: tail.text });
       tail.end({ status, error });
       // A partial image must not be mistaken for a finished one by the next identical request.
-      await runtime.removeImage(build.tag).catch(() => {});
+      await runtime
+        .removeImage(build.tag)
+        .catch((err: unknown) =>
+          this.#deps.log.warn({ err, tag: build.tag }, 'removing a partial image failed'),
+        );
     } finally {
       clearTimeout(timer);
       clearInterval(flush);
@@ -231,19 +236,24 @@ export class ImageBuilder {
       ...names,
     ];
     tail.push(`$ npm ${args.join(' ')}`);
-    const result = await execa('npm', args, {
+    const subprocess = execa('npm', args, {
       cwd: context,
       env: { PATH: this.#deps.searchPath },
       reject: false,
+      buffer: false,
       all: true,
       stdin: 'ignore',
       cancelSignal: signal,
       forceKillAfterDelay: 5000,
     });
-    for (const line of (result.all ?? '').split('\n')) if (line) tail.push(line);
+    let last = '';
+    const drained = onLines(subprocess.all, (line) => {
+      if (line === '') return;
+      tail.push(line);
+      last = line;
+    });
+    const [result] = await Promise.all([subprocess, drained]);
     if (result.failed)
-      throw new Error(
-        `npm install on the host failed (exit ${result.exitCode ?? result.signal}): ${(result.all ?? '').trim().split('\n').at(-1) ?? ''}`,
-      );
+      throw new Error(`npm install on the host failed (exit ${result.exitCode ?? result.signal}): ${last}`);
   }
 }

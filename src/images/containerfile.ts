@@ -4,10 +4,10 @@ import type { PackageRequest } from './validate.ts';
 export type BaseKind = 'offline' | 'registry';
 
 /** Label container/image/build.ts puts on the agent image: `offline` (FROM scratch) or `registry` (node:20-slim). */
-export const BASE_KIND_LABEL = 'berth.agent.build';
+const BASE_KIND_LABEL = 'berth.agent.build';
 
 /** Where host-installed npm packages land in an offline-based image (NODE_PATH points there). */
-export const NPM_DIR = '/opt/berth/node_modules';
+const NPM_DIR = '/opt/berth/node_modules';
 
 export function baseKindOf(labels: Record<string, string>): BaseKind {
   return labels[BASE_KIND_LABEL] === 'offline' ? 'offline' : 'registry';

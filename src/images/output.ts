@@ -1,5 +1,5 @@
 /** How much build output is kept per build. */
-export const OUTPUT_TAIL_BYTES = 64 * 1024;
+const OUTPUT_TAIL_BYTES = 64 * 1024;
 
 export interface BuildEnd {
   status: 'succeeded' | 'failed' | 'cancelled';

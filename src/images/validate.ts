@@ -5,7 +5,7 @@ export interface PackageRequest {
   npm: string[];
 }
 
-export const MAX_PACKAGES = 32;
+const MAX_PACKAGES = 32;
 
 // Debian policy names, bounded; a leading letter or digit keeps them from reading as options.
 const APT_NAME = /^[a-z0-9][a-z0-9+.-]{1,62}$/;

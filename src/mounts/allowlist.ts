@@ -58,6 +58,7 @@ async function parseRoot(raw: unknown, i: number, homeDir: string): Promise<Allo
   try {
     realPath = await realpath(expanded);
   } catch {
+    // A root that does not exist (yet) allows nothing; checks refuse mounts under it.
     realPath = undefined;
   }
   return { path: p, realPath, allowReadWrite, ...(description === undefined ? {} : { description }) };

@@ -27,6 +27,7 @@ export async function resolveLoose(p: string): Promise<string> {
     try {
       return path.join(await realpath(head), ...tail);
     } catch {
+      // This prefix does not exist yet: resolve its parent instead.
       const parent = path.dirname(head);
       if (parent === head) return abs;
       tail.unshift(path.basename(head));

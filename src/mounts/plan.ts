@@ -31,6 +31,7 @@ async function kindOf(p: string): Promise<Kind | undefined> {
   try {
     return (await stat(p)).isDirectory() ? 'dir' : 'file';
   } catch {
+    // Absent (or unreadable): the caller treats the source as missing.
     return undefined;
   }
 }
@@ -82,6 +83,7 @@ async function prepareMountpoint(sessionReal: string, containerPath: string, kin
   for (const [i, part] of parts.entries()) {
     current = path.join(current, part);
     const want: Kind = i === parts.length - 1 ? kind : 'dir';
+    // Absent entries are created below; lstat errors other than that resurface when creating.
     const st = await lstat(current).catch(() => undefined);
     const have: Kind | undefined = !st || st.isSymbolicLink() ? undefined : st.isDirectory() ? 'dir' : 'file';
     if (st && have !== want) await rm(current, { recursive: true, force: true });

@@ -16,8 +16,6 @@ export interface MessageInput {
   text: string;
 }
 
-export type HostCommand = ({ type: 'message' } & MessageInput) | { type: 'close' };
-
 export type Frame =
   | { type: 'ready' }
   | { type: 'reply'; inReplyTo: string; text: string }
@@ -25,16 +23,14 @@ export type Frame =
   | { type: 'heartbeat' }
   | { type: 'error'; id?: string; message: string };
 
-export type FrameType = Frame['type'];
-
 /** What the stdout parser yields: a frame, a plain output line, or a rejected frame described as a log line. */
 export type StdoutItem =
   | { kind: 'frame'; frame: Frame }
   | { kind: 'line'; line: string }
   | { kind: 'invalid'; message: string };
 
-export const DEFAULT_MAX_LINE_BYTES = 16 * 1024;
-export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+const DEFAULT_MAX_LINE_BYTES = 16 * 1024;
+const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Appended to a line cut at the length cap; the rest of that line is dropped. */
 export const TRUNCATION_MARKER = ' …[truncated]';
 
@@ -96,6 +92,8 @@ type LineSink = (line: Buffer, cut: boolean) => void;
 /**
  * Splits a byte stream on \n with a per-line byte cap that may change between lines.
  * Holds at most `cap` bytes: a line reaching the cap is emitted cut and the rest up to \n is skipped.
+ * Not src/runtime/lines.ts: protocol may not import its sibling runtime, is bundled into the agent,
+ * and needs a cap that switches between payload and plain lines.
  */
 class CappedLines {
   private parts: Buffer[] = [];
@@ -153,40 +151,6 @@ function decodeLine(line: Buffer, cut: boolean): string {
   return cut ? cutAtCharBoundary(line).toString('utf8') + TRUNCATION_MARKER : line.toString('utf8');
 }
 
-/**
- * Splits a log stream (stderr) into lines across chunks. Invalid UTF-8 becomes U+FFFD; a line over
- * maxLineBytes is emitted as soon as it reaches the cap, cut at a character boundary and followed by
- * TRUNCATION_MARKER, and the rest of that line is dropped. `end()` flushes a last line without \n.
- */
-export class LineSplitter {
-  private readonly lines: CappedLines;
-  private out: string[] = [];
-
-  constructor(limits: LineLimits = {}) {
-    const max = limits.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    this.lines = new CappedLines(
-      () => max,
-      (line, cut) => this.out.push(decodeLine(line, cut)),
-    );
-  }
-
-  push(chunk: Buffer | string): string[] {
-    this.lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    return this.drain();
-  }
-
-  end(): string[] {
-    this.lines.end();
-    return this.drain();
-  }
-
-  private drain(): string[] {
-    const out = this.out;
-    this.out = [];
-    return out;
-  }
-}
-
 function preview(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
@@ -194,7 +158,7 @@ function preview(text: string): string {
 const isString = (v: unknown): v is string => typeof v === 'string';
 
 /** Checks a decoded payload against the frame union; returns the frame or why it was refused. */
-export function validateFrame(value: unknown): Frame | string {
+function validateFrame(value: unknown): Frame | string {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return 'payload is not a JSON object';
   const v = value as Record<string, unknown>;

@@ -126,6 +126,7 @@ function suggestion(facts: HostFacts): string {
   try {
     return planAuto(facts).bindHost;
   } catch {
+    // Only a hint inside an error message: no automatic choice exists on this host.
     return 'a loopback or container-bridge address';
   }
 }

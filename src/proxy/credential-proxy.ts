@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream';
 import { AppError } from '../errors.ts';
+import { type Logger, silentLogger } from '../logger.ts';
 import { assertSafeBindHost } from './bind-plan.ts';
 import type { Credential, CredentialSource } from './credentials.ts';
 import { checkRequest, type ForwardTarget } from './framing.ts';
@@ -11,12 +12,6 @@ import { type Grant, TokenRegistry, type TrafficStats } from './tokens.ts';
 
 export type { TrafficStats } from './tokens.ts';
 export { PLACEHOLDER_PREFIX } from './tokens.ts';
-
-/** Pino-compatible subset (a Fastify logger fits). Never given credentials or header values. */
-export interface ProxyLogger {
-  debug(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
 
 export interface CredentialProxyOptions {
   /** An address from `planProxyBind`; wildcards are refused. */
@@ -29,7 +24,8 @@ export interface CredentialProxyOptions {
   /** Trusted CA for an https upstream instead of the system roots (private gateways, tests). */
   upstreamCa?: string | Buffer;
   credentials: CredentialSource;
-  log?: ProxyLogger;
+  /** Never given credentials or header values. */
+  log?: Logger;
 }
 
 export interface ProxyGrant {
@@ -56,8 +52,6 @@ export class ProxyListenError extends AppError {
     super('PROXY_LISTEN_FAILED', message);
   }
 }
-
-const silent: ProxyLogger = { debug: () => {}, warn: () => {} };
 
 /** Anthropic's error shape, so clients show a sensible message. */
 function fail(res: ServerResponse, status: number, type: string, message: string): void {
@@ -90,7 +84,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const client = upstream.protocol === 'https:' ? https : http;
   const { credentials, maxBodyBytes } = options;
-  const log = options.log ?? silent;
+  const log = options.log ?? silentLogger;
   const tokens = new TokenRegistry();
   // One keep-alive pool per placeholder: an upstream connection never carries two sessions' requests.
   const agents = new Map<string, http.Agent>();
@@ -156,7 +150,14 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
         given += chunk.length;
         grant.add('bytesOut', chunk.length);
       });
-      pipeline(upRes, res, () => {});
+      // pipeline already destroyed both sides; an early end (client gone, upstream reset) is routine.
+      pipeline(upRes, res, (err) => {
+        if (err)
+          log.debug(
+            { sessionId: grant.sessionId, code: (err as NodeJS.ErrnoException).code },
+            'response stream ended early',
+          );
+      });
     });
 
     upReq.on('error', (err: NodeJS.ErrnoException) => {

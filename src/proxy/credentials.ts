@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { AppError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
 
 export type CredentialMode = 'api-key' | 'oauth';
 
@@ -8,17 +9,13 @@ export interface Credential {
   value: string;
 }
 
-/** Pino-compatible subset; only file paths and reasons are logged, never values. */
-export interface CredentialLogger {
-  warn(obj: object, msg: string): void;
-}
-
 export interface CredentialSourceOptions {
   /** JSON file re-read whenever it changes; takes precedence over the values below. */
   file?: string;
   apiKey?: string;
   oauthToken?: string;
-  log?: CredentialLogger;
+  /** Only file paths and reasons are logged, never values. */
+  log?: Logger;
 }
 
 export interface CredentialSource {
@@ -102,7 +99,7 @@ export function parseCredentialFile(text: string): Parsed {
   throw new CredentialError('holds no "apiKey", "oauthToken" or "claudeAiOauth.accessToken"');
 }
 
-function fileSource(file: string, log?: CredentialLogger): CredentialSource {
+function fileSource(file: string, log?: Logger): CredentialSource {
   let seen = '';
   let loaded: Parsed | undefined;
   let warned = '';

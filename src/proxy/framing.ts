@@ -20,6 +20,7 @@ function dotSegment(segment: string): boolean {
   try {
     decoded = decodeURIComponent(segment);
   } catch {
+    // Undecodable escapes are refused like a dot segment rather than guessed at.
     return true;
   }
   return decoded === '.' || decoded === '..' || decoded.includes('/') || decoded.includes('\\');

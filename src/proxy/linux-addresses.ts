@@ -7,6 +7,7 @@ const read = (file: string): string => {
   try {
     return readFileSync(file, 'utf8');
   } catch {
+    // No procfs (not Linux, or a sandbox): no extra addresses beyond os.networkInterfaces().
     return '';
   }
 };

@@ -1,6 +1,7 @@
 import type { Config, RuntimeName } from '../config.ts';
+import type { Logger } from '../logger.ts';
 import { detectHostFacts, type ProxyBindPlan, planProxyBind, socketCapable } from './bind-plan.ts';
-import { type CredentialProxy, createCredentialProxy, type ProxyLogger } from './credential-proxy.ts';
+import { type CredentialProxy, createCredentialProxy } from './credential-proxy.ts';
 import type { CredentialSource } from './credentials.ts';
 import { createEgressProxy, type EgressProxy, type EgressProxyOptions } from './egress-proxy.ts';
 
@@ -19,7 +20,7 @@ export async function startProxyFor(
   runtime: { name: RuntimeName; bridgeGateway(): Promise<string | undefined> },
   config: Config,
   credentials: CredentialSource,
-  log: ProxyLogger & { info(obj: object, msg: string): void },
+  log: Logger,
   onEgress: EgressProxyOptions['onRecord'],
 ): Promise<StartedProxy> {
   let transport: StartedProxy['transport'] = 'tcp';

@@ -24,7 +24,7 @@ export async function findOnPath(binary: string, pathEnv: string): Promise<strin
 }
 
 /** Preference order for `auto`; Apple's CLI only counts on macOS, where a `container` binary means it. */
-export function autoOrder(platform: NodeJS.Platform = process.platform): RuntimeName[] {
+function autoOrder(platform: NodeJS.Platform = process.platform): RuntimeName[] {
   return platform === 'darwin' ? ['podman', 'docker', 'container'] : ['podman', 'docker'];
 }
 

@@ -31,7 +31,7 @@ const CLI_PREFIXES = [
 ];
 const PROXY = /^(?:https?|all|no|ftp)_proxy$/i;
 
-export function readByCli(key: string): boolean {
+function readByCli(key: string): boolean {
   return CLI_NAMES.has(key) || PROXY.test(key) || CLI_PREFIXES.some((p) => key.startsWith(p));
 }
 

@@ -14,7 +14,7 @@ import type { ContainerRuntime, RuntimeName } from './types.ts';
 
 export type { CliRuntimeOptions } from './cli.ts';
 export { findOnPath } from './detect.ts';
-export { planEnv, readByCli } from './env.ts';
+export { planEnv } from './env.ts';
 export {
   InvalidRunSpecError,
   RuntimeCommandError,
@@ -22,8 +22,8 @@ export {
   type RuntimeErrorCode,
   RuntimeMissingError,
 } from './errors.ts';
+export { LineSplitter, onLines } from './lines.ts';
 export type * from './types.ts';
-export { assertContainerName, assertImageRef, assertRunSpec } from './validate.ts';
 
 const dialects: Record<RuntimeName, Dialect> = { docker, podman, container: apple };
 

@@ -7,7 +7,7 @@ import { assertRunSpec, splitTmpfs } from './validate.ts';
 /** Options every docker/podman tmpfs gets unless the entry names its own; docker alone would add noexec. */
 const TMPFS_DEFAULTS = 'rw,exec,nosuid,nodev,mode=1777';
 
-export function formatCpus(cpus: number): string {
+function formatCpus(cpus: number): string {
   return String(Math.round(cpus * 1000) / 1000);
 }
 

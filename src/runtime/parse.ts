@@ -16,6 +16,7 @@ export function parseJson(text: string): unknown {
   try {
     return JSON.parse(trimmed);
   } catch {
+    // Callers read unparsable CLI output as no data and fall back to their "missing" answer.
     return undefined;
   }
 }

@@ -47,7 +47,7 @@ export function assertLabels(labels: Record<string, string>): void {
   }
 }
 
-export function assertEnv(env: Record<string, string>): void {
+function assertEnv(env: Record<string, string>): void {
   for (const [key, value] of Object.entries(env)) {
     if (!ENV_KEY.test(key))
       fail(`environment variable name must match ${ENV_KEY.source}, got ${JSON.stringify(key)}`);
@@ -68,7 +68,7 @@ function assertPath(what: string, p: string, allowColon: boolean): void {
     fail(`${what} must be a normalised path without "..": ${JSON.stringify(p)}`);
 }
 
-export function assertMount(mount: MountSpec): void {
+function assertMount(mount: MountSpec): void {
   assertPath('mount host path', mount.hostPath, true);
   assertPath('mount container path', mount.containerPath, false);
   if (typeof mount.readonly !== 'boolean') fail(`mount ${mount.containerPath} needs readonly: true | false`);

@@ -102,6 +102,7 @@ export class Launcher {
       BERTH_GROUP_ID: group.id,
       BERTH_FRAME_NONCE: nonce,
       BERTH_AGENT: config.agent,
+      BERTH_AGENT_TEST_HOOKS: config.agentTestHooks ? '1' : '0',
       BERTH_HEARTBEAT_MS: String(Math.max(50, Math.min(5000, Math.floor(timeouts.hardMs / 4)))),
     };
     if (grant) env[grant.envName] = grant.token;

@@ -1,7 +1,8 @@
 import type { Writable } from 'node:stream';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
-import { encodeClose, encodeMessage, type Frame, FrameParser, LineSplitter } from '../protocol/frames.ts';
-import type { RunningContainer } from '../runtime/index.ts';
+import type { Logger } from '../logger.ts';
+import { encodeClose, encodeMessage, type Frame, FrameParser } from '../protocol/frames.ts';
+import { LineSplitter, type RunningContainer } from '../runtime/index.ts';
 import type { Queryable } from '../store/db.ts';
 import { settleMessage, takePending } from '../store/messages.ts';
 import type { ExitReason } from '../store/sessions.ts';
@@ -20,7 +21,7 @@ export interface RunDeps {
   events: EventLog;
   /** Stops the container by name (stop, then kill); the process exit follows. */
   stopContainer(graceMs: number): Promise<void>;
-  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  log: Logger;
 }
 
 /**

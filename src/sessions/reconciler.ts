@@ -1,6 +1,7 @@
+import type { Logger } from '../logger.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
-import { liveSessions, sessionsToResume } from '../store/sessions.ts';
+import { type LeasedSession, liveSessions, sessionsToResume } from '../store/sessions.ts';
 import type { SessionSupervisor } from './supervisor.ts';
 
 export interface ReconcilerDeps {
@@ -11,7 +12,7 @@ export interface ReconcilerDeps {
   instanceId: string;
   /** Instance ids of this host and data dir that belong to earlier processes: their runs are dead. */
   isPredecessor(instanceId: string): boolean;
-  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  log: Logger;
 }
 
 /**
@@ -29,7 +30,11 @@ export class Reconciler {
   }
 
   start(intervalMs: number): void {
-    this.#timer = setInterval(() => void this.runOnce().catch(() => undefined), intervalMs);
+    this.#timer = setInterval(
+      () =>
+        void this.runOnce().catch((err: unknown) => this.#deps.log.error({ err }, 'reconcile pass failed')),
+      intervalMs,
+    );
   }
 
   async stop(): Promise<void> {
@@ -46,19 +51,26 @@ export class Reconciler {
 
   async #reconcile(): Promise<void> {
     const { store, runtime, runner, installId, instanceId, log } = this.#deps;
-    const now = Date.now();
-    const ownerAlive = (owner: string | null, lease: Date | null) =>
-      owner !== null &&
-      !this.#deps.isPredecessor(owner) &&
-      (owner === instanceId || (lease !== null && lease.getTime() > now));
+    const ownerAlive = (s: LeasedSession) =>
+      s.ownerInstance !== null &&
+      !this.#deps.isPredecessor(s.ownerInstance) &&
+      (s.ownerInstance === instanceId || s.leaseValid);
 
     const sessions = await liveSessions(store.db);
     const byId = new Map(sessions.map((s) => [s.id, s]));
     for (const s of sessions) {
       if (s.ownerInstance === instanceId && runner.isLocal(s.id, s.generation)) continue;
-      if (s.ownerInstance !== instanceId && ownerAlive(s.ownerInstance, s.leaseExpiresAt)) continue;
+      if (s.ownerInstance !== instanceId && ownerAlive(s)) continue;
       log.warn({ sessionId: s.id, generation: s.generation, owner: s.ownerInstance }, 'run lost; requeueing');
-      if (s.containerName) await runtime.remove(s.containerName).catch(() => undefined);
+      if (s.containerName)
+        await runtime
+          .remove(s.containerName)
+          .catch((err: unknown) =>
+            log.warn(
+              { err, container: s.containerName },
+              'removing a lost run failed; the orphan pass retries',
+            ),
+          );
       await runner.markLost(s.id, s.generation, s.ownerInstance ?? '');
     }
 
@@ -69,10 +81,7 @@ export class Reconciler {
       if (sessionId && runner.isLocal(sessionId, generation)) continue;
       const s = sessionId ? byId.get(sessionId) : undefined;
       const owned =
-        s !== undefined &&
-        s.generation === generation &&
-        s.ownerInstance !== instanceId &&
-        ownerAlive(s.ownerInstance, s.leaseExpiresAt);
+        s !== undefined && s.generation === generation && s.ownerInstance !== instanceId && ownerAlive(s);
       if (owned) continue;
       log.info({ container: c.name, sessionId, generation }, 'removing orphan container');
       await runtime

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
+import type { Logger } from '../logger.ts';
 import type { TrafficStats } from '../proxy/credential-proxy.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
@@ -23,11 +24,7 @@ export interface RunnerDeps {
   runtime: ContainerRuntime | undefined;
   runtimeProblem?: string;
   launcher: Launcher;
-  log: {
-    info(obj: object, msg: string): void;
-    warn(obj: object, msg: string): void;
-    error(obj: object, msg: string): void;
-  };
+  log: Logger;
 }
 
 type WakeResult = { status: 'idle' | 'starting' | 'running' | 'stopping' | 'failed'; generation: number };

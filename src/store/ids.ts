@@ -6,5 +6,3 @@ export function newId(prefix: string): string {
   const rand = randomBytes(8).toString('hex').slice(0, 12);
   return `${prefix}_${time}${rand}`;
 }
-
-export const ID_PATTERN = '^[a-z]{2,4}_[0-9a-z]{21}$';

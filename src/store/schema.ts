@@ -176,5 +176,4 @@ export type GroupRow = typeof groups.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
-export type RunRow = typeof runs.$inferSelect;
 export type ImageBuildRow = typeof imageBuilds.$inferSelect;

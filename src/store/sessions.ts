@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
 import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
@@ -79,6 +79,12 @@ export async function deleteSession(db: Queryable, id: string): Promise<void> {
   if (deleted.length === 0) throw new NotFoundError('session', id);
 }
 
+/** Whether the row's lease is unexpired, by the database's clock (instances' clocks may disagree). */
+const leaseValid = sql<boolean>`coalesce(${sessions.leaseExpiresAt} > now(), false)`.mapWith(Boolean);
+
+/** A session row with its lease judged by the database. */
+export type LeasedSession = SessionRow & { leaseValid: boolean };
+
 export type WakeClaim = { claimed: true; session: SessionRow } | { claimed: false; session: SessionRow };
 
 /**
@@ -90,11 +96,15 @@ export async function claimWake(
   input: { sessionId: string; instanceId: string; leaseMs: number; containerPrefix: string },
 ): Promise<WakeClaim> {
   return db.transaction(async (tx) => {
-    const [row] = await tx.select().from(sessions).where(eq(sessions.id, input.sessionId)).for('update');
-    if (!row) throw new NotFoundError('session', input.sessionId);
+    const [found] = await tx
+      .select({ ...getTableColumns(sessions), leaseValid })
+      .from(sessions)
+      .where(eq(sessions.id, input.sessionId))
+      .for('update');
+    if (!found) throw new NotFoundError('session', input.sessionId);
+    const { leaseValid: valid, ...row } = found;
     const live = row.status === 'starting' || row.status === 'running' || row.status === 'stopping';
-    const leaseValid = row.leaseExpiresAt !== null && row.leaseExpiresAt.getTime() > Date.now();
-    if (live && leaseValid) return { claimed: false, session: row };
+    if (live && valid) return { claimed: false, session: row };
     const generation = row.generation + 1;
     const [updated] = await tx
       .update(sessions)
@@ -160,9 +170,9 @@ export async function addProxyUsage(
 }
 
 /** Sessions whose run looks live, for the reconciler. */
-export async function liveSessions(db: Queryable): Promise<SessionRow[]> {
+export async function liveSessions(db: Queryable): Promise<LeasedSession[]> {
   return db
-    .select()
+    .select({ ...getTableColumns(sessions), leaseValid })
     .from(sessions)
     .where(sql`${sessions.status} in ('starting', 'running', 'stopping')`)
     .orderBy(asc(sessions.id));

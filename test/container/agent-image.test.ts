@@ -11,10 +11,10 @@ import {
   encodeMessage,
   type Frame,
   FrameParser,
-  LineSplitter,
   newFrameNonce,
   type StdoutItem,
 } from '../../src/protocol/frames.ts';
+import { LineSplitter } from '../../src/runtime/lines.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest, type TestRuntime } from '../support/runtimes.ts';
 
@@ -37,7 +37,13 @@ class AgentProcess {
 
   constructor(runtime: TestRuntime, image: string, options: AgentOptions = {}) {
     const nonce = newFrameNonce();
-    const env = { BERTH_AGENT: 'echo', BERTH_SESSION_ID: 'sess-1', BERTH_GROUP_ID: 'grp-1', ...options.env };
+    const env = {
+      BERTH_AGENT: 'echo',
+      BERTH_AGENT_TEST_HOOKS: '1',
+      BERTH_SESSION_ID: 'sess-1',
+      BERTH_GROUP_ID: 'grp-1',
+      ...options.env,
+    };
     const args = ['run', '-i', '--pull=never', '--rm', '--read-only', '--cap-drop=ALL'];
     args.push(
       '--security-opt=no-new-privileges',
@@ -179,6 +185,17 @@ describe.skipIf(runtimes.length === 0).each(runtimes)('agent image on %s', (runt
     expect(a.logs.filter((l) => l.includes('berth-agent: message id='))).toHaveLength(3);
     expect(a.logs.at(-1)).toContain('close requested');
     expect(a.items.filter((i) => i.kind !== 'frame')).toEqual([]);
+  });
+
+  it('echoes hook texts as plain text unless test hooks are turned on', async () => {
+    // berth always passes 0 or 1; an empty value stands for a launcher that passes nothing.
+    for (const off of ['0', '']) {
+      const a = agent(runtime, image, { env: { BERTH_AGENT_TEST_HOOKS: off } });
+      expect(await a.ask('e', '!env')).toBe('echo: !env');
+      expect(await a.ask('x', '!exit 3')).toBe('echo: !exit 3');
+      a.send(encodeClose());
+      expect(await a.exited).toBe(0);
+    }
   });
 
   it('exits when stdin reaches EOF without close', async () => {

@@ -13,6 +13,7 @@ import {
   proxyBaseUrl,
 } from '../../src/proxy/bind-plan.ts';
 import { interfaceAddress, parseFibTrieLocal, readLinuxAddresses } from '../../src/proxy/linux-addresses.ts';
+import { needs } from '../support/needs.ts';
 
 const linuxDocker: HostFacts = {
   runtime: 'docker',
@@ -169,7 +170,7 @@ describe('detectHostFacts', () => {
     expect(detectHostFacts({ runtime: 'docker', bridgeGateway: '10.1.0.1' }).bridgeGateway).toBe('10.1.0.1');
   });
 
-  it.runIf(existsSync('/sys/class/net/docker0'))(
+  it.runIf(needs('the docker0 bridge', existsSync('/sys/class/net/docker0'), 'install and start Docker'))(
     'finds docker0 even without carrier (no container running)',
     () => {
       const facts = detectHostFacts({ runtime: 'docker' });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '../../src/logger.ts';
 import {
   type CredentialProxy,
   type CredentialProxyOptions,
@@ -20,10 +21,8 @@ import { type FakeModel, startFakeModel } from '../support/fake-model.ts';
 const REAL_KEY = `sk-ant-api03-real-${randomBytes(8).toString('hex')}`;
 const REAL_OAUTH = `sk-ant-oat01-real-${randomBytes(8).toString('hex')}`;
 const logs: unknown[] = [];
-const log = {
-  debug: (obj: object, msg: string) => logs.push([obj, msg]),
-  warn: (obj: object, msg: string) => logs.push([obj, msg]),
-};
+const record = (obj: object, msg: string) => logs.push([obj, msg]);
+const log: Logger = { debug: record, info: record, warn: record, error: record };
 
 interface Reply {
   status: number;

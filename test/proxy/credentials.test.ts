@@ -2,12 +2,16 @@ import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Logger, silentLogger } from '../../src/logger.ts';
 import { createCredentialSource, parseCredentialFile } from '../../src/proxy/credentials.ts';
 
 let dir: string;
 let file: string;
 const warnings: string[] = [];
-const log = { warn: (obj: object, msg: string) => warnings.push(`${msg} ${JSON.stringify(obj)}`) };
+const log: Logger = {
+  ...silentLogger,
+  warn: (obj: object, msg: string) => warnings.push(`${msg} ${JSON.stringify(obj)}`),
+};
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'berth-creds-'));

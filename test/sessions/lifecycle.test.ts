@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import process from 'node:process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime } from '../../src/runtime/index.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -21,6 +22,8 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
   let server: TestServer;
   let image: string;
   const installId = `t${Math.random().toString(36).slice(2, 10)}`;
+  /** Containers a test started by hand; removed one by one (podman's `rm -f a b` keeps b when a is gone). */
+  const started: string[] = [];
 
   beforeAll(async () => {
     image = await ensureAgentImage(runtime);
@@ -36,6 +39,8 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
 
   afterAll(async () => {
     await server?.close();
+    const rt = createRuntime(runtime);
+    for (const name of started) await rt.remove(name);
   });
 
   const containersOf = (sessionId: string) => server.parts.runtime!.list({ 'berth.session': sessionId });
@@ -235,6 +240,7 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
     const orphan = `berth-orphan-${otherInstall}`;
     const foreign = `foreign-${otherInstall}`;
     const base = ['run', '-d', '--pull=never', '--entrypoint', '/bin/sleep'];
+    started.push(orphan, foreign);
     execFileSync(
       runtime,
       [
@@ -257,19 +263,15 @@ describe.each(runtimes)('sessions on %s', (runtime) => {
     execFileSync(runtime, [...base, '--name', foreign, '--label', 'berth.managed=true', image, '300'], {
       stdio: 'pipe',
     });
-    try {
-      const second = await startTestServer('pglite', {
-        BERTH_RUNTIME: runtime,
-        BERTH_IMAGE: image,
-        BERTH_AGENT: 'echo',
-        BERTH_INSTALL_ID: otherInstall,
-      });
-      await second.close();
-      const names = execFileSync(runtime, ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' });
-      expect(names).not.toContain(orphan);
-      expect(names).toContain(foreign);
-    } finally {
-      execFileSync(runtime, ['rm', '-f', orphan, foreign], { stdio: 'pipe' });
-    }
+    const second = await startTestServer('pglite', {
+      BERTH_RUNTIME: runtime,
+      BERTH_IMAGE: image,
+      BERTH_AGENT: 'echo',
+      BERTH_INSTALL_ID: otherInstall,
+    });
+    await second.close();
+    const names = execFileSync(runtime, ['ps', '-a', '--format', '{{.Names}}'], { encoding: 'utf8' });
+    expect(names).not.toContain(orphan);
+    expect(names).toContain(foreign);
   });
 });

@@ -5,14 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import type { TestProject } from 'vitest/node';
+import { needs } from './needs.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string | undefined;
   }
 }
-
-const inCi = process.env.CI === 'true' || process.env.CI === '1';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -40,9 +39,10 @@ export default async function setup(project: TestProject) {
     return;
   }
   const bin = pgBin();
-  if (!bin) {
-    if (inCi) throw new Error('PostgreSQL (initdb) is required in CI: apt-get install postgresql');
-    console.warn('\n*** SKIPPING PostgreSQL tests: no initdb found and TEST_DATABASE_URL is unset ***\n');
+  if (
+    !needs('PostgreSQL', bin !== undefined, 'apt-get install postgresql, or set TEST_DATABASE_URL') ||
+    !bin
+  ) {
     project.provide('postgresUrl', undefined);
     return;
   }

@@ -37,6 +37,8 @@ export async function startService(
     BERTH_LOG_LEVEL: 'silent',
     BERTH_MOUNT_ALLOWLIST: path.join(dataDir, 'no-allowlist.json'),
     BERTH_PROJECT_ROOT: dataDir,
+    // The suites drive the echo agent through its `!` hooks.
+    BERTH_AGENT_TEST_HOOKS: '1',
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ...env,
