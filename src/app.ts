@@ -1,5 +1,5 @@
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { makeAuthCheck } from './http/auth.ts';
 import type { AppContext } from './http/context.ts';
 import { eventRoutes } from './http/events/routes.ts';
@@ -50,11 +50,25 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     preClose: closeSocketsGoingAway,
   });
 
+  app.decorateRequest('authenticated', false);
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config as { public?: boolean; websocket?: boolean };
-    if (config.public) return;
+    if (config.public) {
+      // Public routes answer everyone, but say more to a caller holding the token.
+      request.authenticated = request.headers.authorization !== undefined && passes(request);
+      return;
+    }
     checkAuth(request, config.websocket === true);
+    request.authenticated = true;
   });
+  const passes = (request: FastifyRequest) => {
+    try {
+      checkAuth(request, false);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 
   app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
   app.setNotFoundHandler((request, reply) =>

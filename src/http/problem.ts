@@ -24,6 +24,19 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON' },
 };
 
+/** A problem lists at most this many validation errors (plus `errorCount`), so a hostile body cannot inflate the answer. */
+export const MAX_LISTED_ERRORS = 20;
+
+type ErrorItem = { path: string; message: string; code?: string };
+
+// A property name is client text of any length: paths are cut so each listed error stays small.
+const clip = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
+
+function listed(errors: ErrorItem[]): { errors: ErrorItem[]; errorCount?: number } {
+  if (errors.length <= MAX_LISTED_ERRORS) return { errors };
+  return { errors: errors.slice(0, MAX_LISTED_ERRORS), errorCount: errors.length };
+}
+
 export function problem(
   status: number,
   code: string,
@@ -42,7 +55,13 @@ export function problem(
 
 /** Turns any thrown error into problem details; 5xx causes are logged, never sent. */
 export function toProblem(err: unknown, request: FastifyRequest): Problem {
-  if (err instanceof AppError) return problem(err.status, err.code, err.message, err.extra);
+  if (err instanceof AppError) {
+    const errors = err.extra.errors as ErrorItem[] | undefined;
+    return problem(err.status, err.code, err.message, {
+      ...err.extra,
+      ...(Array.isArray(errors) ? listed(errors) : {}),
+    });
+  }
   const fe = err as FastifyError & {
     validation?: Array<{
       instancePath: string;
@@ -53,16 +72,19 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   };
   if (fe.validation) {
     const where = fe.validationContext ?? 'request';
-    const errors = fe.validation.map((v) => ({
-      path: `${where}${v.instancePath || (v.params?.missingProperty ? `/${String(v.params.missingProperty)}` : '')}${v.params?.additionalProperty ? `/${String(v.params.additionalProperty)}` : ''}`,
+    const errors = fe.validation.slice(0, MAX_LISTED_ERRORS).map((v) => ({
+      path: clip(
+        `${where}${v.instancePath || (v.params?.missingProperty ? `/${String(v.params.missingProperty)}` : '')}${v.params?.additionalProperty ? `/${String(v.params.additionalProperty)}` : ''}`,
+      ),
       message: v.message ?? v.keyword,
       code: v.keyword,
     }));
+    const more = fe.validation.length - errors.length;
     return problem(
       400,
       'VALIDATION_FAILED',
-      `${where} is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
-      { errors },
+      `${where} is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
+      { errors, ...(more > 0 ? { errorCount: fe.validation.length } : {}) },
     );
   }
   // Path, query and header values are pattern-checked, so only a body can carry a NUL this far.

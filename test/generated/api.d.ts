@@ -28,7 +28,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Whether berth can serve sessions (database, runtime, image, proxy). */
+        /**
+         * Whether berth can serve sessions (database, runtime, image, proxy).
+         * @description Public. Each check's `detail` (runtime version, proxy address, failure messages) is
+         *     included only when the request carries the API token; anyone else sees `ok` alone.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -272,7 +276,8 @@ export interface paths {
          * Queue a message for the session's agent and wake it.
          * @description Answers 202 once the message is stored. It is then delivered to the container, or
          *     reported `failed` with a reason; never dropped. Retrying with the same
-         *     `Idempotency-Key` returns the original message (200) instead of a duplicate.
+         *     `Idempotency-Key` returns the original message (200) instead of a duplicate; the same
+         *     key with a different body is refused with 422 `IDEMPOTENCY_KEY_REUSED`.
          */
         post: operations["postMessage"];
         delete?: never;
@@ -626,12 +631,14 @@ export interface components {
             instance?: string;
             /** @example SESSION_NOT_FOUND */
             code: string;
-            /** @description Each validation problem, when there are several. */
+            /** @description Each validation problem, when there are several (the first 20; `errorCount` says how many in all). */
             errors?: {
                 path: string;
                 message: string;
                 code?: string;
             }[];
+            /** @description How many validation problems were found; present when `errors` lists only some. */
+            errorCount?: number;
         };
     };
     responses: {
@@ -706,7 +713,7 @@ export interface components {
         /** @description The `nextCursor` of the previous page. */
         Cursor: components["schemas"]["Id"];
         Limit: number;
-        /** @description Only items with a seq greater than this. */
+        /** @description Only items with a seq greater than this (at most 2^53 - 1, the largest exact JSON integer). */
         After: number;
         /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
         Kinds: string;
@@ -1266,7 +1273,7 @@ export interface operations {
     listMessages: {
         parameters: {
             query?: {
-                /** @description Only items with a seq greater than this. */
+                /** @description Only items with a seq greater than this (at most 2^53 - 1, the largest exact JSON integer). */
                 after?: components["parameters"]["After"];
                 limit?: components["parameters"]["Limit"];
             };
@@ -1335,6 +1342,15 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description The Idempotency-Key was used before with a different body (`IDEMPOTENCY_KEY_REUSED`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getMessage: {
@@ -1366,7 +1382,7 @@ export interface operations {
     listEvents: {
         parameters: {
             query?: {
-                /** @description Only items with a seq greater than this. */
+                /** @description Only items with a seq greater than this (at most 2^53 - 1, the largest exact JSON integer). */
                 after?: components["parameters"]["After"];
                 /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
                 kinds?: components["parameters"]["Kinds"];
