@@ -23,9 +23,17 @@ export const BODY_LIMIT = 256 * 1024;
 
 /** The whole HTTP application: plugins, auth and one error handler. It never listens. */
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
+  const c = opts.config;
+  const headersTimeout = Math.min(c.httpHeadersTimeoutMs, c.httpRequestTimeoutMs);
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
+    // Slow clients cannot hold requests open: the whole request must arrive within requestTimeout.
+    requestTimeout: c.httpRequestTimeoutMs,
+    connectionTimeout: c.httpIdleTimeoutMs,
+    keepAliveTimeout: c.httpKeepAliveTimeoutMs,
+    // Node checks the request and headers deadlines on this interval (30 s by default).
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)) },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     // External keys may be 200 characters; Fastify's default stops path parameters at 100.
@@ -34,6 +42,8 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, request, reply) => sendProblem(reply, toProblem(err, request)),
     ajv: { customOptions: { removeAdditional: false } },
   });
+  // Beyond this many open sockets (WebSockets included) new connections are closed on accept.
+  app.server.maxConnections = c.httpMaxConnections;
   app.setValidatorCompiler(validatorCompiler);
   const ctx: AppContext = {
     config: opts.config,

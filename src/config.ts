@@ -9,6 +9,11 @@ export type RuntimeName = 'docker' | 'podman' | 'container';
 export interface Config {
   host: string;
   port: number;
+  httpRequestTimeoutMs: number;
+  httpHeadersTimeoutMs: number;
+  httpIdleTimeoutMs: number;
+  httpKeepAliveTimeoutMs: number;
+  httpMaxConnections: number;
   dataDir: string;
   /** Unset: embedded PGlite under `<dataDir>/pglite`. */
   databaseUrl: string | undefined;
@@ -120,6 +125,36 @@ const MINUTE = 60_000;
 export const fields = [
   { key: 'host', env: 'BERTH_HOST', parse: str('127.0.0.1'), doc: 'Address the HTTP API listens on.' },
   { key: 'port', env: 'BERTH_PORT', parse: int(3000, 0, 65535), doc: 'HTTP port (0 picks a free one).' },
+  {
+    key: 'httpRequestTimeoutMs',
+    env: 'BERTH_HTTP_REQUEST_TIMEOUT_MS',
+    parse: int(30_000, 100, 10 * MINUTE),
+    doc: 'A request (headers and body) not received in full within this is answered 408 and closed.',
+  },
+  {
+    key: 'httpHeadersTimeoutMs',
+    env: 'BERTH_HTTP_HEADERS_TIMEOUT_MS',
+    parse: int(10_000, 100, 10 * MINUTE),
+    doc: 'Time to receive request headers (capped at the request timeout).',
+  },
+  {
+    key: 'httpIdleTimeoutMs',
+    env: 'BERTH_HTTP_IDLE_TIMEOUT_MS',
+    parse: int(2 * MINUTE, 100, 60 * MINUTE),
+    doc: 'An HTTP connection silent this long is closed (keep above the 60 s long-poll; WebSockets are exempt).',
+  },
+  {
+    key: 'httpKeepAliveTimeoutMs',
+    env: 'BERTH_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    parse: int(5_000, 100, 10 * MINUTE),
+    doc: 'How long an idle keep-alive connection waits for its next request.',
+  },
+  {
+    key: 'httpMaxConnections',
+    env: 'BERTH_HTTP_MAX_CONNECTIONS',
+    parse: int(1024, 1, 1_000_000),
+    doc: 'Open connections (WebSockets included) accepted at once; further ones are closed on accept.',
+  },
   {
     key: 'dataDir',
     env: 'BERTH_DATA_DIR',
