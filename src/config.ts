@@ -47,6 +47,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   timezone: string;
   searchPath: string;
+  /** The whole environment given to runtime CLIs and npm: PATH plus the operator's runtime settings, nothing else. */
+  cliEnv: Record<string, string>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -348,6 +350,48 @@ export const fields = [
 
 const known = new Set<string>(fields.map((f) => f.env));
 
+/**
+ * Variables passed through to runtime CLIs (docker, podman, container) and npm: where the engine
+ * is and how the user's CLI is configured. Tokens, keys and DATABASE_URL are never among them.
+ */
+export const CLI_ENV_NAMES = [
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'TMPDIR',
+  'XDG_RUNTIME_DIR',
+  'XDG_CONFIG_HOME',
+  'XDG_DATA_HOME',
+  'DOCKER_HOST',
+  'DOCKER_CONTEXT',
+  'DOCKER_CONFIG',
+  'DOCKER_CERT_PATH',
+  'DOCKER_TLS_VERIFY',
+  'CONTAINER_HOST',
+  'CONTAINER_CONNECTION',
+  'CONTAINERS_CONF',
+  'CONTAINERS_REGISTRIES_CONF',
+  'CONTAINERS_STORAGE_CONF',
+  'REGISTRY_AUTH_FILE',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+] as const;
+
+function cliEnv(env: Env, searchPath: string): Record<string, string> {
+  const out: Record<string, string> = { PATH: searchPath };
+  for (const name of CLI_ENV_NAMES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out[name] = value;
+  }
+  return out;
+}
+
 /** Parses the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -371,6 +415,7 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  out.cliEnv = cliEnv(env, out.searchPath as string);
   return out as Config;
 }
 

@@ -36,7 +36,8 @@ export interface ImageBuilderDeps {
   instanceId: string;
   timeoutMs: number;
   /** PATH the host's npm is looked up on. */
-  searchPath: string;
+  /** The whole environment of the host-side npm install (config.cliEnv): no berth secret reaches it. */
+  cliEnv: Record<string, string>;
   log: Logger;
 }
 
@@ -233,7 +234,8 @@ export class ImageBuilder {
     tail.push(`$ npm ${args.join(' ')}`);
     const result = await execa('npm', args, {
       cwd: context,
-      env: { PATH: this.#deps.searchPath },
+      env: this.#deps.cliEnv,
+      extendEnv: false,
       reject: false,
       all: true,
       stdin: 'ignore',

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { ImageBuilder } from '../images/builder.ts';
@@ -45,6 +47,13 @@ export function identities(config: Config): { installId: string; instanceId: str
   return { installId, hostKey, instanceId: `${hostKey}-${randomBytes(4).toString('hex')}` };
 }
 
+/** Private per-run env files live here; leftovers of a killed process are cleared at start. */
+function runDirOf(dataDir: string): string {
+  const dir = path.join(dataDir, 'run');
+  rmSync(dir, { recursive: true, force: true });
+  return dir;
+}
+
 /** Runtime, credential proxy, launcher, runner and reconciler, wired together; missing parts are reported, not fatal. */
 export async function createRunnerStack(
   config: Config,
@@ -57,7 +66,12 @@ export async function createRunnerStack(
   let runtime: ContainerRuntime | undefined;
   let runtimeProblem: string | undefined;
   try {
-    runtime = await detectRuntime(config.runtime, { pathEnv: config.searchPath, cwd: config.dataDir });
+    runtime = await detectRuntime(config.runtime, {
+      pathEnv: config.searchPath,
+      cwd: config.dataDir,
+      env: config.cliEnv,
+      runDir: runDirOf(config.dataDir),
+    });
   } catch (err) {
     runtimeProblem = (err as Error).message;
     log.warn({ problem: runtimeProblem }, 'no container runtime; sessions cannot wake');
@@ -131,7 +145,7 @@ export async function createRunnerStack(
     installId,
     instanceId,
     timeoutMs: config.buildTimeoutMs,
-    searchPath: config.searchPath,
+    cliEnv: config.cliEnv,
     log,
   });
   await images.recover(isPredecessor);

@@ -1,12 +1,17 @@
 import { homedir } from 'node:os';
 import process from 'node:process';
 import type { Config } from '../config.ts';
-import { UnavailableError } from '../errors.ts';
+import { AppError, UnavailableError } from '../errors.ts';
 import { planMounts } from '../mounts/index.ts';
 import { newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
 import type { CredentialProxy, TrafficStats } from '../proxy/credential-proxy.ts';
-import type { ContainerRuntime, RunningContainer, RunSpec } from '../runtime/index.ts';
+import {
+  type ContainerRuntime,
+  type RunningContainer,
+  type RunSpec,
+  refusedEnvName,
+} from '../runtime/index.ts';
 import type { GroupRow, SessionRow } from '../store/schema.ts';
 import type { Check } from './control.ts';
 import type { RunTimeouts } from './live-run.ts';
@@ -74,6 +79,16 @@ export class Launcher {
       hardMs: cc.hardTimeoutMs ?? config.hardTimeoutMs,
       graceMs: config.stopGraceMs,
     };
+    // Groups stored before a name was refused are stopped here too, with the same reason.
+    for (const name of Object.keys(cc.env ?? {})) {
+      const reason = refusedEnvName(name);
+      if (reason)
+        throw new AppError(
+          'ENV_NAME_REFUSED',
+          400,
+          `group ${group.id} sets env ${name}: ${reason}; update the group`,
+        );
+    }
     const nonce = newFrameNonce();
     const grant = proxy?.issue(session.id);
     const env: Record<string, string> = {

@@ -418,7 +418,17 @@ export interface components {
             /** @description Image tag for the group's agent (defaults to the configured base image). */
             image?: string;
             mounts?: components["schemas"]["ExtraMount"][];
-            /** @description Extra environment for the agent. Names starting with BERTH_ or ANTHROPIC_ are refused. */
+            /**
+             * @description Extra environment for the agent, passed to the container only (through a private env
+             *     file, never the runtime CLI's environment). Values hold no line breaks. Names are
+             *     compared case-insensitively; these are refused with 400 `ENV_NAME_REFUSED`: names
+             *     starting with `BERTH_`, `ANTHROPIC_`, `CLAUDE_`, `_CONTAINERS_`, `CONTAINERS_`,
+             *     `CONTAINER_`, `DOCKER_`, `PODMAN_`, `BUILDAH_`, `STORAGE_`, `REGISTRY_`, `LD_`,
+             *     `DYLD_`, `NODE_`, `NPM_CONFIG_`, `XDG_`, and `NOTIFY_SOCKET`, `LISTEN_FDS`,
+             *     `LISTEN_PID`, `LISTEN_FDNAMES`, `PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL`,
+             *     `HOSTNAME`, `TMPDIR`, `TZ`, `DISABLE_TELEMETRY`, `DISABLE_ERROR_REPORTING`,
+             *     `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, `FTP_PROXY`.
+             */
             env?: {
                 [key: string]: string;
             };
