@@ -375,6 +375,10 @@ export const CLI_ENV_NAMES = [
   'CONTAINERS_REGISTRIES_CONF',
   'CONTAINERS_STORAGE_CONF',
   'REGISTRY_AUTH_FILE',
+  // TLS trust for registries behind an intercepting proxy (npm reads the first, the runtimes the others).
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
   'http_proxy',
   'https_proxy',
   'no_proxy',
