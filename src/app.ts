@@ -1,5 +1,5 @@
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { makeAuthCheck } from './http/auth.ts';
 import type { AppContext } from './http/context.ts';
 import { eventRoutes } from './http/events/routes.ts';
@@ -23,9 +23,17 @@ export const BODY_LIMIT = 256 * 1024;
 
 /** The whole HTTP application: plugins, auth and one error handler. It never listens. */
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
+  const c = opts.config;
+  const headersTimeout = Math.min(c.httpHeadersTimeoutMs, c.httpRequestTimeoutMs);
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
+    // Slow clients cannot hold requests open: the whole request must arrive within requestTimeout.
+    requestTimeout: c.httpRequestTimeoutMs,
+    connectionTimeout: c.httpIdleTimeoutMs,
+    keepAliveTimeout: c.httpKeepAliveTimeoutMs,
+    // Node checks the request and headers deadlines on this interval (30 s by default).
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeout / 4)) },
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     // External keys may be 200 characters; Fastify's default stops path parameters at 100.
@@ -34,6 +42,8 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     frameworkErrors: (err, request, reply) => sendProblem(reply, toProblem(err, request)),
     ajv: { customOptions: { removeAdditional: false } },
   });
+  // Beyond this many open sockets (WebSockets included) new connections are closed on accept.
+  app.server.maxConnections = c.httpMaxConnections;
   app.setValidatorCompiler(validatorCompiler);
   const ctx: AppContext = {
     config: opts.config,
@@ -50,11 +60,25 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     preClose: closeSocketsGoingAway,
   });
 
+  app.decorateRequest('authenticated', false);
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config as { public?: boolean; websocket?: boolean };
-    if (config.public) return;
+    if (config.public) {
+      // Public routes answer everyone, but say more to a caller holding the token.
+      request.authenticated = request.headers.authorization !== undefined && passes(request);
+      return;
+    }
     checkAuth(request, config.websocket === true);
+    request.authenticated = true;
   });
+  const passes = (request: FastifyRequest) => {
+    try {
+      checkAuth(request, false);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 
   app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
   app.setNotFoundHandler((request, reply) =>

@@ -13,6 +13,11 @@ export type { RuntimeName };
 export interface Config {
   host: string;
   port: number;
+  httpRequestTimeoutMs: number;
+  httpHeadersTimeoutMs: number;
+  httpIdleTimeoutMs: number;
+  httpKeepAliveTimeoutMs: number;
+  httpMaxConnections: number;
   dataDir: string;
   /** Unset: embedded PGlite under `<dataDir>/pglite`. */
   databaseUrl: string | undefined;
@@ -50,6 +55,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   timezone: string;
   searchPath: string;
+  /** The whole environment given to runtime CLIs and npm: PATH plus the operator's runtime settings, nothing else. */
+  cliEnv: Record<string, string>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -142,6 +149,36 @@ const MINUTE = 60_000;
 export const fields = [
   { key: 'host', env: 'BERTH_HOST', parse: str('127.0.0.1'), doc: 'Address the HTTP API listens on.' },
   { key: 'port', env: 'BERTH_PORT', parse: int(3000, 0, 65535), doc: 'HTTP port (0 picks a free one).' },
+  {
+    key: 'httpRequestTimeoutMs',
+    env: 'BERTH_HTTP_REQUEST_TIMEOUT_MS',
+    parse: int(30_000, 100, 10 * MINUTE),
+    doc: 'A request (headers and body) not received in full within this is answered 408 and closed.',
+  },
+  {
+    key: 'httpHeadersTimeoutMs',
+    env: 'BERTH_HTTP_HEADERS_TIMEOUT_MS',
+    parse: int(10_000, 100, 10 * MINUTE),
+    doc: 'Time to receive request headers (capped at the request timeout).',
+  },
+  {
+    key: 'httpIdleTimeoutMs',
+    env: 'BERTH_HTTP_IDLE_TIMEOUT_MS',
+    parse: int(2 * MINUTE, 100, 60 * MINUTE),
+    doc: 'An HTTP connection silent this long is closed (keep above the 60 s long-poll; WebSockets are exempt).',
+  },
+  {
+    key: 'httpKeepAliveTimeoutMs',
+    env: 'BERTH_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    parse: int(5_000, 100, 10 * MINUTE),
+    doc: 'How long an idle keep-alive connection waits for its next request.',
+  },
+  {
+    key: 'httpMaxConnections',
+    env: 'BERTH_HTTP_MAX_CONNECTIONS',
+    parse: int(1024, 1, 1_000_000),
+    doc: 'Open connections (WebSockets included) accepted at once; further ones are closed on accept.',
+  },
   {
     key: 'dataDir',
     env: 'BERTH_DATA_DIR',
@@ -383,6 +420,52 @@ export const fields = [
 
 const known = new Set<string>(fields.map((f) => f.env));
 
+/**
+ * Variables passed through to runtime CLIs (docker, podman, container) and npm: where the engine
+ * is and how the user's CLI is configured. Tokens, keys and DATABASE_URL are never among them.
+ */
+export const CLI_ENV_NAMES = [
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'TMPDIR',
+  'XDG_RUNTIME_DIR',
+  'XDG_CONFIG_HOME',
+  'XDG_DATA_HOME',
+  'DOCKER_HOST',
+  'DOCKER_CONTEXT',
+  'DOCKER_CONFIG',
+  'DOCKER_CERT_PATH',
+  'DOCKER_TLS_VERIFY',
+  'CONTAINER_HOST',
+  'CONTAINER_CONNECTION',
+  'CONTAINERS_CONF',
+  'CONTAINERS_REGISTRIES_CONF',
+  'CONTAINERS_STORAGE_CONF',
+  'REGISTRY_AUTH_FILE',
+  // TLS trust for registries behind an intercepting proxy (npm reads the first, the runtimes the others).
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+] as const;
+
+function cliEnv(env: Env, searchPath: string): Record<string, string> {
+  const out: Record<string, string> = { PATH: searchPath };
+  for (const name of CLI_ENV_NAMES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out[name] = value;
+  }
+  return out;
+}
+
 /** Parses the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -406,6 +489,7 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  out.cliEnv = cliEnv(env, out.searchPath as string);
   return out as Config;
 }
 

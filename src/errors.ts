@@ -28,7 +28,8 @@ export const ERROR_CATALOGUE = {
   MOUNT_RW_DENIED: { status: 400, title: 'Read-write mount is not allowed' },
   MOUNT_COLLISION: { status: 400, title: 'Mounts collide' },
   EGRESS_BAD_REQUEST: { status: 400, title: 'Egress request is malformed' },
-  // 401, 403, 404, 409, 413, 415, 426: who, what, and in which state.
+  ENV_NAME_REFUSED: { status: 400, title: 'Environment variable name is reserved' },
+  // 401, 403, 404, 409, 413, 415, 422, 426: who, what, and in which state.
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
   EGRESS_DENIED: { status: 403, title: 'Egress denied by network policy' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
@@ -41,6 +42,7 @@ export const ERROR_CATALOGUE = {
   IMAGE_BUILD_IN_PROGRESS: { status: 409, title: 'An image build is in progress' },
   IMAGE_BUILD_FINISHED: { status: 409, title: 'Image build has finished' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body is too large' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused with a different body' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   UPGRADE_REQUIRED: { status: 426, title: 'WebSocket upgrade required' },
   // 500: berth's own state is wrong.
@@ -50,6 +52,7 @@ export const ERROR_CATALOGUE = {
   FOLDER_UNSAFE: { status: 500, title: 'A data directory entry is unsafe' },
   MOUNT_PROJECT_MISSING: { status: 500, title: 'Project root is missing' },
   MOUNT_PROJECT_PROTECTED: { status: 500, title: 'Project root holds a protected path' },
+  MOUNT_PROJECT_UNCHECKED: { status: 500, title: 'Project tree is too large to check for secrets' },
   PROXY_BIND_UNSAFE: { status: 500, title: 'Proxy bind address is unsafe' },
   PROXY_LISTEN_FAILED: { status: 500, title: 'Proxy could not listen' },
   PROXY_SOCKET_FAILED: { status: 500, title: 'Proxy socket could not be opened' },

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from './app.ts';
@@ -38,6 +39,13 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/** Per-run env files and proxy sockets live here; leftovers of a killed process are cleared at start. */
+function clearedRunDir(dataDir: string): string {
+  const dir = path.join(dataDir, 'run');
+  rmSync(dir, { recursive: true, force: true });
+  return dir;
+}
+
 /**
  * The one wiring file: store → events → runtime, proxy → launcher → supervisor → images → reconciler →
  * HTTP app. A missing runtime or proxy is reported (readiness, wake errors), not fatal. Does not listen.
@@ -56,7 +64,12 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
   let runtime: ContainerRuntime | undefined;
   let runtimeProblem: string | undefined;
   try {
-    runtime = await detectRuntime(config.runtime, { pathEnv: config.searchPath, cwd: config.dataDir });
+    runtime = await detectRuntime(config.runtime, {
+      pathEnv: config.searchPath,
+      cwd: config.dataDir,
+      env: config.cliEnv,
+      runDir: clearedRunDir(config.dataDir),
+    });
   } catch (err) {
     runtimeProblem = (err as Error).message;
     log.warn({ problem: runtimeProblem }, 'no container runtime; sessions cannot wake');
@@ -109,7 +122,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     installId,
     instanceId,
     timeoutMs: config.buildTimeoutMs,
-    searchPath: config.searchPath,
+    cliEnv: config.cliEnv,
     log,
   });
   await images.recover(isPredecessor);

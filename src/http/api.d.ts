@@ -28,7 +28,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Whether berth can serve sessions (database, runtime, image, proxy). */
+        /**
+         * Whether berth can serve sessions (database, runtime, image, proxy).
+         * @description Public. Each check's `detail` (runtime version, proxy address, failure messages) is
+         *     included only when the request carries the API token; anyone else sees `ok` alone.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -272,7 +276,8 @@ export interface paths {
          * Queue a message for the session's agent and wake it.
          * @description Answers 202 once the message is stored. It is then delivered to the container, or
          *     reported `failed` with a reason; never dropped. Retrying with the same
-         *     `Idempotency-Key` returns the original message (200) instead of a duplicate.
+         *     `Idempotency-Key` returns the original message (200) instead of a duplicate; the same
+         *     key with a different body is refused with 422 `IDEMPOTENCY_KEY_REUSED`.
          */
         post: operations["postMessage"];
         delete?: never;
@@ -417,7 +422,17 @@ export interface components {
             /** @description Image tag for the group's agent (defaults to the configured base image). */
             image?: string;
             mounts?: components["schemas"]["ExtraMount"][];
-            /** @description Extra environment for the agent. Names starting with BERTH_ or ANTHROPIC_ are refused. */
+            /**
+             * @description Extra environment for the agent, passed to the container only (through a private env
+             *     file, never the runtime CLI's environment). Values hold no line breaks. Names are
+             *     compared case-insensitively; these are refused with 400 `ENV_NAME_REFUSED`: names
+             *     starting with `BERTH_`, `ANTHROPIC_`, `CLAUDE_`, `_CONTAINERS_`, `CONTAINERS_`,
+             *     `CONTAINER_`, `DOCKER_`, `PODMAN_`, `BUILDAH_`, `STORAGE_`, `REGISTRY_`, `LD_`,
+             *     `DYLD_`, `NODE_`, `NPM_CONFIG_`, `XDG_`, and `NOTIFY_SOCKET`, `LISTEN_FDS`,
+             *     `LISTEN_PID`, `LISTEN_FDNAMES`, `PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL`,
+             *     `HOSTNAME`, `TMPDIR`, `TZ`, `DISABLE_TELEMETRY`, `DISABLE_ERROR_REPORTING`,
+             *     `HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, `FTP_PROXY`.
+             */
             env?: {
                 [key: string]: string;
             };
@@ -663,13 +678,15 @@ export interface components {
              * @description Stable machine-readable code from berth's error catalogue (src/errors.ts).
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "IMAGE_APT_UNSUPPORTED" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "UNAUTHORIZED" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_UNAVAILABLE";
-            /** @description Each validation problem, when there are several. */
+            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "IMAGE_APT_UNSUPPORTED" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "UNAUTHORIZED" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_UNAVAILABLE";
+            /** @description Each validation problem, when there are several (the first 20; `errorCount` says how many in all). */
             errors?: {
                 path: string;
                 message: string;
                 code?: string;
             }[];
+            /** @description How many validation problems were found; present when `errors` lists only some. */
+            errorCount?: number;
         };
     };
     responses: {
@@ -744,7 +761,7 @@ export interface components {
         /** @description The `nextCursor` of the previous page. */
         Cursor: components["schemas"]["Id"];
         Limit: number;
-        /** @description Only items with a seq greater than this. */
+        /** @description Only items with a seq greater than this (at most 2^53 - 1, the largest exact JSON integer). */
         After: number;
         /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
         Kinds: string;
@@ -1304,7 +1321,7 @@ export interface operations {
     listMessages: {
         parameters: {
             query?: {
-                /** @description Only items with a seq greater than this. */
+                /** @description Only items with a seq greater than this (at most 2^53 - 1, the largest exact JSON integer). */
                 after?: components["parameters"]["After"];
                 limit?: components["parameters"]["Limit"];
             };
@@ -1373,6 +1390,15 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description The Idempotency-Key was used before with a different body (`IDEMPOTENCY_KEY_REUSED`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getMessage: {
@@ -1407,7 +1433,7 @@ export interface operations {
     listEvents: {
         parameters: {
             query?: {
-                /** @description Only items with a seq greater than this. */
+                /** @description Only items with a seq greater than this (at most 2^53 - 1, the largest exact JSON integer). */
                 after?: components["parameters"]["After"];
                 /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
                 kinds?: components["parameters"]["Kinds"];

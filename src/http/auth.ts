@@ -2,6 +2,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../errors.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request carried the API token; public routes use it to decide what they reveal. */
+    authenticated: boolean;
+  }
+}
+
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 export class UnauthorizedError extends AppError {

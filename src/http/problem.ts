@@ -31,6 +31,17 @@ const RUNTIME_CODES: Record<RuntimeErrorCode, ErrorCode> = {
   RUNTIME_COMMAND_FAILED: 'RUNTIME_COMMAND_FAILED',
 };
 
+/** A problem lists at most this many validation errors (plus `errorCount`), so a hostile body cannot inflate the answer. */
+export const MAX_LISTED_ERRORS = 20;
+
+// A property name is client text of any length: paths are cut so each listed error stays small.
+const clip = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
+
+function listed(errors: ErrorItem[]): { errors: ErrorItem[]; errorCount?: number } {
+  if (errors.length <= MAX_LISTED_ERRORS) return { errors };
+  return { errors: errors.slice(0, MAX_LISTED_ERRORS), errorCount: errors.length };
+}
+
 /** Problem details for a catalogue code: status and title always come from the catalogue. */
 export function problem(code: ErrorCode, detail?: string, extra: Record<string, unknown> = {}): Problem {
   const { status, title } = ERROR_CATALOGUE[code];
@@ -46,7 +57,13 @@ export function problem(code: ErrorCode, detail?: string, extra: Record<string, 
 
 /** Turns any thrown error into problem details; 5xx causes are logged, never sent. */
 export function toProblem(err: unknown, request: FastifyRequest): Problem {
-  if (err instanceof AppError) return problem(err.code, err.message, err.extra);
+  if (err instanceof AppError) {
+    const errors = err.extra.errors as ErrorItem[] | undefined;
+    return problem(err.code, err.message, {
+      ...err.extra,
+      ...(Array.isArray(errors) ? listed(errors) : {}),
+    });
+  }
   if (err instanceof RuntimeError) {
     if (err.code === 'RUNTIME_COMMAND_FAILED') request.log.error({ err }, 'runtime command failed');
     return problem(RUNTIME_CODES[err.code], err.message, err.extra);
@@ -61,15 +78,18 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
   };
   if (fe.validation) {
     const where = fe.validationContext ?? 'request';
-    const errors = fe.validation.map((v) => ({
-      path: `${where}${v.instancePath || (v.params?.missingProperty ? `/${String(v.params.missingProperty)}` : '')}${v.params?.additionalProperty ? `/${String(v.params.additionalProperty)}` : ''}`,
+    const errors = fe.validation.slice(0, MAX_LISTED_ERRORS).map((v) => ({
+      path: clip(
+        `${where}${v.instancePath || (v.params?.missingProperty ? `/${String(v.params.missingProperty)}` : '')}${v.params?.additionalProperty ? `/${String(v.params.additionalProperty)}` : ''}`,
+      ),
       message: v.message ?? v.keyword,
       code: v.keyword,
     }));
+    const more = fe.validation.length - errors.length;
     return problem(
       'VALIDATION_FAILED',
-      `${where} is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
-      { errors },
+      `${where} is invalid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
+      { errors, ...(more > 0 ? { errorCount: fe.validation.length } : {}) },
     );
   }
   // Path, query and header values are pattern-checked, so only a body can carry a NUL this far.

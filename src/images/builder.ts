@@ -32,7 +32,8 @@ export interface ImageBuilderDeps {
   instanceId: string;
   timeoutMs: number;
   /** PATH the host's npm is looked up on. */
-  searchPath: string;
+  /** The whole environment of the host-side npm install (config.cliEnv): no berth secret reaches it. */
+  cliEnv: Record<string, string>;
   log: Logger;
 }
 
@@ -238,7 +239,8 @@ export class ImageBuilder {
     tail.push(`$ npm ${args.join(' ')}`);
     const subprocess = execa('npm', args, {
       cwd: context,
-      env: { PATH: this.#deps.searchPath },
+      env: this.#deps.cliEnv,
+      extendEnv: false,
       reject: false,
       buffer: false,
       all: true,

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../errors.ts';
 import { checkExtraMounts } from './check.ts';
@@ -13,14 +13,17 @@ import {
   sessionsBase,
 } from './folders.ts';
 import { resolveLoose } from './paths.ts';
+import { findHidden, type HiddenPath, ProjectScanError, projectPatterns } from './project.ts';
 import { type MountPlan, type PlanContext, type PlannedMount, WORKSPACE } from './types.ts';
 
 const PROJECT = `${WORKSPACE}/project`;
-const ENV_FILE = /^\.env(\..*)?$/i;
 
 export class MountPlanError extends AppError {
   override name = 'MountPlanError';
-  constructor(code: 'MOUNT_PROJECT_MISSING' | 'MOUNT_PROJECT_PROTECTED', message: string) {
+  constructor(
+    code: 'MOUNT_PROJECT_MISSING' | 'MOUNT_PROJECT_PROTECTED' | 'MOUNT_PROJECT_UNCHECKED',
+    message: string,
+  ) {
     super(code, message);
   }
 }
@@ -42,7 +45,7 @@ async function shadow(dataDir: string, containerPath: string, kind: Kind, source
   return { hostPath, containerPath, readonly: true, source } satisfies PlannedMount;
 }
 
-/** The project root, read-only, with `.env` files and protected paths inside it hidden. */
+/** The project root, read-only, with blocked names at any depth and protected paths inside it hidden. */
 async function projectMounts(ctx: PlanContext): Promise<PlannedMount[]> {
   let root: string;
   try {
@@ -53,12 +56,23 @@ async function projectMounts(ctx: PlanContext): Promise<PlannedMount[]> {
   const mounts: PlannedMount[] = [
     { hostPath: root, containerPath: PROJECT, readonly: true, source: 'project' },
   ];
-  for (const name of (await readdir(root)).filter((n) => ENV_FILE.test(n)).sort()) {
-    const kind = await kindOf(path.join(root, name)); // a dangling link exposes nothing from the host
-    if (kind) mounts.push(await shadow(ctx.dataDir, `${PROJECT}/${name}`, kind, 'env-shadow'));
+  const protectedReal = await Promise.all(
+    [ctx.dataDir, ctx.allowlistPath, ...(ctx.protectedPaths ?? [])].map(resolveLoose),
+  );
+  let hidden: HiddenPath[];
+  try {
+    hidden = await findHidden(root, await projectPatterns(ctx.allowlistPath, ctx.homeDir), protectedReal);
+  } catch (err) {
+    if (!(err instanceof ProjectScanError)) throw err;
+    throw new MountPlanError(
+      'MOUNT_PROJECT_UNCHECKED',
+      `project root ${root} is not mounted: ${err.message}; point BERTH_PROJECT_ROOT at a smaller tree`,
+    );
   }
-  for (const p of [ctx.dataDir, ctx.allowlistPath, ...(ctx.protectedPaths ?? [])]) {
-    const real = await resolveLoose(p);
+  for (const h of hidden)
+    mounts.push(await shadow(ctx.dataDir, `${PROJECT}/${h.rel}`, h.kind, 'secret-shadow'));
+  for (const [i, p] of [ctx.dataDir, ctx.allowlistPath, ...(ctx.protectedPaths ?? [])].entries()) {
+    const real = protectedReal[i]!;
     if (real === root || isWithin(real, root))
       throw new MountPlanError(
         'MOUNT_PROJECT_PROTECTED',
@@ -116,7 +130,7 @@ export async function planMounts(ctx: PlanContext): Promise<MountPlan> {
   const { accepted, refused } = await checkExtraMounts(ctx.extra, ctx);
   mounts.push(...accepted);
   for (const m of mounts) {
-    if (m.containerPath === WORKSPACE || m.source === 'env-shadow' || m.source === 'protected-shadow')
+    if (m.containerPath === WORKSPACE || m.source === 'secret-shadow' || m.source === 'protected-shadow')
       continue;
     await prepareMountpoint(session, m.containerPath, (await kindOf(m.hostPath)) ?? 'dir');
   }

@@ -8,13 +8,13 @@ export interface ExtraMountRequest {
   readonly?: boolean;
 }
 
-/** `protected-shadow` hides the data dir, the allowlist or another protected path found inside the project. */
+/** `secret-shadow` hides a project path with a blocked name; `protected-shadow` hides the data dir, the allowlist or another protected path found inside the project. */
 export type MountSource =
   | 'session'
   | 'group'
   | 'global'
   | 'project'
-  | 'env-shadow'
+  | 'secret-shadow'
   | 'protected-shadow'
   | 'extra';
 

@@ -1,5 +1,4 @@
-import { buildArgsWith, type Dialect, labelArgs } from './dialect.ts';
-import { planEnv } from './env.ts';
+import { buildArgsWith, type Dialect, envFileArgs, labelArgs } from './dialect.ts';
 import { parseJson, record, str } from './parse.ts';
 import type { ContainerState, ContainerSummary, RunSpec } from './types.ts';
 import { assertRunSpec, splitTmpfs } from './validate.ts';
@@ -8,7 +7,7 @@ import { assertRunSpec, splitTmpfs } from './validate.ts';
  * Apple's `container` CLI (macOS, one lightweight VM per container), mapped from its command
  * reference and run flags (apple/container docs/command-reference.md, docs/runtime-configuration.md).
  *
- * Mapped: -i, --name, --label, --env KEY (value inherited from the CLI's environment), --read-only,
+ * Mapped: -i, --name, --label, --env-file, --read-only,
  * --cap-drop ALL, --user, --memory, --cpus (whole CPUs), --tmpfs (path only), --mount
  * type=bind,…,readonly, --workdir, --network.
  *
@@ -19,7 +18,7 @@ import { assertRunSpec, splitTmpfs } from './validate.ts';
  * - --log-driver: output is only streamed to the attached CLI.
  * - --add-host: the VM reaches the Mac through its gateway address instead.
  */
-function appleRunArgs(spec: RunSpec): string[] {
+function appleRunArgs(spec: RunSpec, envFile: string | undefined): string[] {
   assertRunSpec(spec);
   const args = ['run', '-i', '--name', spec.name, ...labelArgs(spec.labels)];
   args.push(
@@ -43,7 +42,7 @@ function appleRunArgs(spec: RunSpec): string[] {
     );
   }
   if (spec.workdir !== undefined) args.push('--workdir', spec.workdir);
-  args.push(...planEnv(spec.env).args, spec.image, ...(spec.command ?? []));
+  args.push(...envFileArgs(spec, envFile), spec.image, ...(spec.command ?? []));
   return args;
 }
 

@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
+import { FALLBACK_PATH } from './detect.ts';
 import type { Dialect } from './dialect.ts';
-import { planEnv } from './env.ts';
+import { envFileText } from './env.ts';
 import { RuntimeCommandError, RuntimeMissingError, tail } from './errors.ts';
 import { installHint } from './hints.ts';
 import { LineQueue, onLines } from './lines.ts';
@@ -24,8 +26,13 @@ import { assertContainerName, assertImageRef, assertLabels } from './validate.ts
 
 export interface CliRuntimeOptions {
   binary?: string;
-  /** Environment for CLI calls (PATH, HOME, DOCKER_HOST …); without it the CLI inherits berth's. */
+  /**
+   * The whole environment of CLI calls (PATH, HOME, DOCKER_HOST …); nothing of berth's own
+   * environment is inherited. Default: PATH only.
+   */
   env?: Record<string, string | undefined>;
+  /** Where each run's private env-file directory is made (mode 0700); default the system temp dir. */
+  runDir?: string;
   /** Limit for one short CLI call (inspect, ps, rm …). */
   timeoutMs?: number;
   /**
@@ -46,7 +53,8 @@ interface Outcome {
 export class CliRuntime implements ContainerRuntime {
   readonly name: RuntimeName;
   readonly binary: string;
-  private readonly baseEnv: Record<string, string | undefined> | undefined;
+  private readonly baseEnv: Record<string, string | undefined>;
+  private readonly runDir: string;
   private readonly timeoutMs: number;
   private readonly cwd: string;
 
@@ -56,40 +64,55 @@ export class CliRuntime implements ContainerRuntime {
   ) {
     this.name = dialect.name;
     this.binary = opts.binary ?? dialect.defaultBinary;
-    this.baseEnv = opts.env;
+    this.baseEnv = opts.env ?? { PATH: FALLBACK_PATH };
+    this.runDir = opts.runDir ?? tmpdir();
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.cwd = opts.cwd ?? tmpdir();
   }
 
-  runArgs(spec: RunSpec): string[] {
-    return this.dialect.runArgs(spec);
+  runArgs(spec: RunSpec, envFile?: string): string[] {
+    return this.dialect.runArgs(spec, envFile);
   }
 
   run(spec: RunSpec): RunningContainer {
-    const args = this.dialect.runArgs(spec);
+    mkdirSync(this.runDir, { recursive: true, mode: 0o700 });
+    const dir = mkdtempSync(path.join(this.runDir, 'env-'));
+    const forget = () => rmSync(dir, { recursive: true, force: true });
+    const envFile = path.join(dir, 'env');
+    let args: string[];
+    try {
+      args = this.dialect.runArgs(spec, envFile);
+      writeFileSync(envFile, envFileText(spec.env), { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      forget();
+      throw err;
+    }
     const subprocess = execa(this.binary, args, {
-      ...this.envOption(planEnv(spec.env).childEnv),
+      ...this.envOption({}),
       reject: false,
       buffer: false,
       stdin: 'pipe',
       stdout: 'pipe',
       stderr: 'pipe',
     });
-    const exited: Promise<CliExit> = subprocess.then((r) => ({
-      exitCode: r.exitCode ?? null,
-      signal: r.signal ?? null,
-      ...(r.failed && r.exitCode === undefined && r.signal === undefined
-        ? { spawnError: r.cause instanceof Error ? r.cause : new Error(r.shortMessage) }
-        : {}),
-    }));
-    return {
-      name: spec.name,
-      pid: subprocess.pid,
-      stdin: subprocess.stdin,
-      stdout: subprocess.stdout,
-      stderr: subprocess.stderr,
-      exited,
-    };
+    // The CLI reads its env file before it creates the container: the first output means it is done with it.
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    subprocess.stdout.pipe(stdout);
+    subprocess.stderr.pipe(stderr);
+    subprocess.stdout.once('data', forget);
+    subprocess.stderr.once('data', forget);
+    const exited: Promise<CliExit> = subprocess.then((r) => {
+      forget();
+      return {
+        exitCode: r.exitCode ?? null,
+        signal: r.signal ?? null,
+        ...(r.failed && r.exitCode === undefined && r.signal === undefined
+          ? { spawnError: r.cause instanceof Error ? r.cause : new Error(r.shortMessage) }
+          : {}),
+      };
+    });
+    return { name: spec.name, pid: subprocess.pid, stdin: subprocess.stdin, stdout, stderr, exited };
   }
 
   async stop(name: string, graceSeconds: number): Promise<void> {
@@ -234,8 +257,7 @@ export class CliRuntime implements ContainerRuntime {
 
   /** Environment and working directory shared by every CLI call. */
   private envOption(extra: Record<string, string>) {
-    const env = this.baseEnv ? { env: { ...this.baseEnv, ...extra }, extendEnv: false } : { env: extra };
-    return { ...env, cwd: this.cwd };
+    return { env: { ...this.baseEnv, ...extra }, extendEnv: false, cwd: this.cwd };
   }
 
   private missing(): RuntimeMissingError {

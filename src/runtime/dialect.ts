@@ -1,3 +1,4 @@
+import { InvalidRunSpecError } from './errors.ts';
 import type { ContainerState, ContainerSummary, RunSpec, RuntimeName } from './types.ts';
 
 export interface GatewayInfo {
@@ -12,6 +13,13 @@ export function labelArgs(labels: Record<string, string>): string[] {
   return Object.keys(labels)
     .sort()
     .flatMap((key) => ['--label', `${key}=${labels[key]}`]);
+}
+
+/** `--env-file FILE` when the spec has variables: values and names stay out of argv and the CLI's environment. */
+export function envFileArgs(spec: RunSpec, envFile: string | undefined): string[] {
+  if (Object.keys(spec.env).length === 0) return [];
+  if (!envFile) throw new InvalidRunSpecError('a run with environment variables needs an env file');
+  return ['--env-file', envFile];
 }
 
 export interface BuildArgsOptions {
@@ -39,7 +47,8 @@ export function buildArgsWith(flags: string[] = []): (opts: BuildArgsOptions) =>
 export interface Dialect {
   readonly name: RuntimeName;
   readonly defaultBinary: string;
-  runArgs(spec: RunSpec): string[];
+  /** `envFile`: where the caller wrote envFileText(spec.env). */
+  runArgs(spec: RunSpec, envFile: string | undefined): string[];
   stopArgs(name: string, graceSeconds: number): string[];
   killArgs(name: string): string[];
   removeArgs(name: string): string[];

@@ -1,58 +1,71 @@
 /**
- * Container environment without values in argv: each variable becomes `--env KEY` and its value
- * travels in the runtime CLI's own environment, which docker, podman and Apple's `container` copy
- * into the container. `ps` and /proc/<cli>/cmdline therefore never show per-run tokens.
- *
- * Names the CLI itself reads (PATH, HOME, proxies, DOCKER_*, CONTAINERS_* …) would change how the
- * CLI behaves if overridden, so those few go inline as `--env KEY=VALUE`; they are configuration,
- * not secrets.
+ * Container environment: every variable is written to a private env file passed with `--env-file`,
+ * so values never appear in argv and never enter the runtime CLI's own environment, where names
+ * like `_CONTAINERS_USERNS_CONFIGURED` or `NOTIFY_SOCKET` would change what the CLI (and the
+ * root-owned conmon it starts) does.
  */
-const CLI_NAMES = new Set([
-  'PATH',
-  'HOME',
-  'USER',
-  'TMPDIR',
-  'SHELL',
-  'LANG',
-  'LANGUAGE',
-  'REGISTRY_AUTH_FILE',
-]);
-const CLI_PREFIXES = [
-  'DOCKER_',
-  'CONTAINER_',
+
+/** Name prefixes a group may not set: read by the runtimes, the dynamic loader, Node, or berth and its agent. */
+export const REFUSED_ENV_PREFIXES = [
+  'BERTH_',
+  'ANTHROPIC_',
+  'CLAUDE_',
+  '_CONTAINERS_',
   'CONTAINERS_',
+  'CONTAINER_',
+  'DOCKER_',
   'PODMAN_',
   'BUILDAH_',
   'STORAGE_',
-  'XDG_',
+  'REGISTRY_',
   'LD_',
   'DYLD_',
-  'LC_',
-];
-const PROXY = /^(?:https?|all|no|ftp)_proxy$/i;
+  'NODE_',
+  'NPM_CONFIG_',
+  'XDG_',
+] as const;
 
-function readByCli(key: string): boolean {
-  return CLI_NAMES.has(key) || PROXY.test(key) || CLI_PREFIXES.some((p) => key.startsWith(p));
+/** Whole names a group may not set: systemd activation (honoured by podman/conmon), process basics berth sets, proxies. */
+export const REFUSED_ENV_NAMES = [
+  'NOTIFY_SOCKET',
+  'LISTEN_FDS',
+  'LISTEN_PID',
+  'LISTEN_FDNAMES',
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'SHELL',
+  'HOSTNAME',
+  'TMPDIR',
+  'TZ',
+  'DISABLE_TELEMETRY',
+  'DISABLE_ERROR_REPORTING',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'ALL_PROXY',
+  'NO_PROXY',
+  'FTP_PROXY',
+] as const;
+
+/** Why a group may not set `name` (compared case-insensitively), or undefined when it may. */
+export function refusedEnvName(name: string): string | undefined {
+  const upper = name.toUpperCase();
+  const prefix = REFUSED_ENV_PREFIXES.find((p) => upper.startsWith(p));
+  if (prefix)
+    return `names starting with ${prefix} are reserved for the container runtime, the loader or berth`;
+  if ((REFUSED_ENV_NAMES as readonly string[]).includes(upper))
+    return `${upper} is read by the container runtime, the loader or berth`;
+  return undefined;
 }
 
-export interface EnvPlan {
-  /** `--env` arguments, in key order. */
-  args: string[];
-  /** Variables to add to the CLI process environment. */
-  childEnv: Record<string, string>;
-}
-
-export function planEnv(env: Record<string, string>): EnvPlan {
-  const args: string[] = [];
-  const childEnv: Record<string, string> = {};
-  for (const key of Object.keys(env).sort()) {
-    const value = env[key] as string;
-    if (readByCli(key)) {
-      args.push('--env', `${key}=${value}`);
-    } else {
-      args.push('--env', key);
-      childEnv[key] = value;
-    }
-  }
-  return { args, childEnv };
+/**
+ * The env file's text: one `KEY=VALUE` line each, in key order. docker and podman take the rest of
+ * the line verbatim, so values must not hold line breaks (validate.ts refuses them).
+ */
+export function envFileText(env: Record<string, string>): string {
+  return Object.keys(env)
+    .sort()
+    .map((key) => `${key}=${env[key]}\n`)
+    .join('');
 }

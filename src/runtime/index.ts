@@ -14,7 +14,7 @@ import type { ContainerRuntime, RuntimeName } from './types.ts';
 
 export type { CliRuntimeOptions } from './cli.ts';
 export { findOnPath } from './detect.ts';
-export { planEnv } from './env.ts';
+export { envFileText, REFUSED_ENV_NAMES, REFUSED_ENV_PREFIXES, refusedEnvName } from './env.ts';
 export {
   InvalidRunSpecError,
   RuntimeCommandError,

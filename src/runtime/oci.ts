@@ -1,5 +1,4 @@
-import { buildArgsWith, type Dialect, labelArgs } from './dialect.ts';
-import { planEnv } from './env.ts';
+import { buildArgsWith, type Dialect, envFileArgs, labelArgs } from './dialect.ts';
 import { parseJson, parseJsonLines, parseLabelString, pickState, record, str } from './parse.ts';
 import type { ContainerSummary, RunSpec } from './types.ts';
 import { assertRunSpec, splitTmpfs } from './validate.ts';
@@ -12,7 +11,7 @@ function formatCpus(cpus: number): string {
 }
 
 /** docker and podman share the run syntax; differences are in output shapes and a few flags. */
-function ociRunArgs(spec: RunSpec): string[] {
+function ociRunArgs(spec: RunSpec, envFile: string | undefined): string[] {
   assertRunSpec(spec);
   const memory = `${spec.memoryMb}m`;
   const args = [
@@ -54,7 +53,7 @@ function ociRunArgs(spec: RunSpec): string[] {
   if (spec.workdir !== undefined) args.push('--workdir', spec.workdir);
   for (const host of Object.keys(spec.addHosts ?? {}).sort())
     args.push('--add-host', `${host}:${spec.addHosts?.[host]}`);
-  args.push(...planEnv(spec.env).args, spec.image, ...(spec.command ?? []));
+  args.push(...envFileArgs(spec, envFile), spec.image, ...(spec.command ?? []));
   return args;
 }
 

@@ -16,7 +16,7 @@ export interface RunSpec {
   /** Overrides the image's CMD; empty or absent runs the image default. */
   command?: string[];
   labels: Record<string, string>;
-  /** Values travel in the CLI's environment (`--env KEY`), never in argv; see env.ts. */
+  /** Written to a private env file (`--env-file`), never argv or the CLI's environment; see env.ts. */
   env: Record<string, string>;
   mounts: MountSpec[];
   /** "uid:gid" (or a user name). */
@@ -96,7 +96,8 @@ export interface BuildProcess extends AsyncIterable<BuildLine> {
 export interface ContainerRuntime {
   readonly name: RuntimeName;
   readonly binary: string;
-  runArgs(spec: RunSpec): string[];
+  /** `envFile`: the path `--env-file` names (run() writes it). */
+  runArgs(spec: RunSpec, envFile?: string): string[];
   run(spec: RunSpec): RunningContainer;
   stop(name: string, graceSeconds: number): Promise<void>;
   kill(name: string): Promise<void>;

@@ -51,8 +51,9 @@ function assertEnv(env: Record<string, string>): void {
   for (const [key, value] of Object.entries(env)) {
     if (!ENV_KEY.test(key))
       fail(`environment variable name must match ${ENV_KEY.source}, got ${JSON.stringify(key)}`);
-    if (typeof value !== 'string' || value.includes('\u0000'))
-      fail(`environment variable ${key} must be a string without NUL`);
+    // An env file holds one variable per line: a line break would smuggle in another variable.
+    if (typeof value !== 'string' || ['\u0000', '\r', '\n'].some((c) => value.includes(c)))
+      fail(`environment variable ${key} must be a string without NUL or line breaks`);
   }
 }
 

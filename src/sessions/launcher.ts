@@ -15,7 +15,12 @@ import {
   type RunSockets,
   type SocketHandler,
 } from '../proxy/run-sockets.ts';
-import type { ContainerRuntime, RunningContainer, RunSpec } from '../runtime/index.ts';
+import {
+  type ContainerRuntime,
+  type RunningContainer,
+  type RunSpec,
+  refusedEnvName,
+} from '../runtime/index.ts';
 import type { GroupRow, SessionRow } from '../store/schema.ts';
 import type { Check } from './control.ts';
 import type { RunTimeouts } from './live-run.ts';
@@ -92,6 +97,15 @@ export class Launcher {
       hardMs: cc.hardTimeoutMs ?? config.hardTimeoutMs,
       graceMs: config.stopGraceMs,
     };
+    // Groups stored before a name was refused are stopped here too, with the same reason.
+    for (const name of Object.keys(cc.env ?? {})) {
+      const reason = refusedEnvName(name);
+      if (reason)
+        throw new AppError(
+          'ENV_NAME_REFUSED',
+          `group ${group.id} sets env ${name}: ${reason}; update the group`,
+        );
+    }
     const nonce = newFrameNonce();
     const grant = proxy?.issue(session.id);
     const env: Record<string, string> = {

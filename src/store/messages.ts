@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
-import { NotFoundError } from '../errors.ts';
+import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
 import { type MessageRow, messages, sessions } from './schema.ts';
@@ -16,7 +16,7 @@ class Retried {
  */
 export async function enqueueMessage(
   db: Queryable,
-  input: { sessionId: string; body: string; idempotencyKey?: string | undefined },
+  input: { sessionId: string; body: string; idempotencyKey?: string | undefined; requestHash?: string },
 ): Promise<{ message: MessageRow; created: boolean }> {
   try {
     return await db.transaction(async (tx) => {
@@ -33,7 +33,18 @@ export async function enqueueMessage(
           .where(
             and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, input.idempotencyKey)),
           );
-        if (existing) throw new Retried(existing);
+        if (existing) {
+          // Rows stored before request hashes existed are compared by their text, the whole body then.
+          const same = existing.requestHash
+            ? existing.requestHash === input.requestHash
+            : existing.body === input.body;
+          if (!same)
+            throw new AppError(
+              'IDEMPOTENCY_KEY_REUSED',
+              `Idempotency-Key ${JSON.stringify(input.idempotencyKey)} was used for message ${existing.id} with a different body`,
+            );
+          throw new Retried(existing);
+        }
       }
       const [message] = await tx
         .insert(messages)
@@ -42,6 +53,7 @@ export async function enqueueMessage(
           sessionId: input.sessionId,
           seq: counter.seq,
           idempotencyKey: input.idempotencyKey ?? null,
+          requestHash: input.requestHash ?? null,
           body: input.body,
         })
         .returning();

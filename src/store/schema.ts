@@ -85,6 +85,8 @@ export const messages = pgTable(
       .references(() => sessions.id, { onDelete: 'cascade' }),
     seq: bigint({ mode: 'number' }).notNull(),
     idempotencyKey: text(),
+    /** sha256 of the request body, so a reused Idempotency-Key with another body is refused. */
+    requestHash: text(),
     body: text().notNull(),
     status: text({ enum: ['pending', 'delivered', 'done', 'failed'] })
       .notNull()

@@ -642,15 +642,15 @@ describe('planMounts', () => {
     expect(refused.map((r) => r.code)).toEqual(['MOUNT_RW_DENIED']);
   });
 
-  it('admin: read-write global, read-only project with .env files and the data dir hidden', async () => {
+  it('admin: read-write global, read-only project with .env files (any depth) and the data dir hidden', async () => {
     const { mounts } = await plan('admin', { extra: [{ hostPath: '~/projects/app', readonly: false }] });
     expect(mounts.map((m) => [m.source, m.containerPath, m.readonly])).toEqual([
       ['session', '/workspace', false],
       ['group', '/workspace/group', false],
       ['global', '/workspace/global', false],
       ['project', '/workspace/project', true],
-      ['env-shadow', '/workspace/project/.env', true],
-      ['env-shadow', '/workspace/project/.env.production', true],
+      ['secret-shadow', '/workspace/project/.env', true],
+      ['secret-shadow', '/workspace/project/.env.production', true],
       ['protected-shadow', '/workspace/project/data', true],
       ['extra', '/workspace/extra/app', false],
     ]);
@@ -666,7 +666,7 @@ describe('planMounts', () => {
     await mkdir(path.join(project, '.env'), { recursive: true });
     await symlink(h('nowhere'), path.join(project, '.env.local'));
     const { mounts } = await plan('admin', { projectRoot: project });
-    const shadows = mounts.filter((m) => m.source === 'env-shadow');
+    const shadows = mounts.filter((m) => m.source === 'secret-shadow');
     expect(shadows).toHaveLength(1);
     expect(shadows[0]!.containerPath).toBe('/workspace/project/.env');
     expect((await stat(shadows[0]!.hostPath)).isDirectory()).toBe(true);

@@ -6,12 +6,13 @@ import { apple } from '../../src/runtime/apple.ts';
 import {
   createRuntime,
   detectRuntime,
+  envFileText,
   InvalidRunSpecError,
-  planEnv,
   type RunSpec,
   RuntimeCommandError,
   RuntimeMissingError,
   type RuntimeName,
+  refusedEnvName,
 } from '../../src/runtime/index.ts';
 import { docker, podman } from '../../src/runtime/oci.ts';
 import { parseLabelString } from '../../src/runtime/parse.ts';
@@ -43,11 +44,13 @@ function valuesOf(args: string[], flag: string): string[] {
   return args.flatMap((a, i) => (a === flag ? [args[i + 1] as string] : []));
 }
 
+const ENV_FILE = '/srv/berth/run/env-abc/env';
+
 const all: RuntimeName[] = ['docker', 'podman', 'container'];
 
 describe.each(all)('%s run arguments', (name) => {
   const rt = createRuntime(name);
-  const args = rt.runArgs(spec({ command: ['node', '/app/runner.js'] }));
+  const args = rt.runArgs(spec({ command: ['node', '/app/runner.js'] }), ENV_FILE);
 
   it('starts an interactive, named container and never auto-removes it', () => {
     expect(args.slice(0, 2)).toEqual(['run', '-i']);
@@ -71,14 +74,16 @@ describe.each(all)('%s run arguments', (name) => {
     expect(args.slice(at + 1)).toEqual(['node', '/app/runner.js']);
   });
 
-  it('keeps env values out of argv, naming only the variables', () => {
+  it('passes the environment as one env file: no names, no values in argv', () => {
     expect(args.join(' ')).not.toContain(SECRET);
     expect(args.join(' ')).not.toContain('nonce-abc');
-    const envs = valuesOf(args, '--env');
-    expect(envs).toContain('ANTHROPIC_API_KEY');
-    expect(envs).toContain('BERTH_FRAME_NONCE');
-    // HOME is read by the CLI itself, so it goes inline rather than through the CLI's environment.
-    expect(envs).toContain('HOME=/workspace');
+    expect(args.join(' ')).not.toContain('BERTH_FRAME_NONCE');
+    expect(args).not.toContain('--env');
+    expect(valuesOf(args, '--env-file')).toEqual([ENV_FILE]);
+  });
+
+  it('refuses a run with variables but no env file', () => {
+    expect(() => rt.runArgs(spec({}))).toThrow(InvalidRunSpecError);
   });
 
   it('uses a read-only root filesystem and drops capabilities', () => {
@@ -104,6 +109,7 @@ describe.each(all)('%s run arguments', (name) => {
 describe.each(['docker', 'podman'] as const)('%s hardening and limits', (name) => {
   const args = createRuntime(name).runArgs(
     spec({ network: 'bridge', addHosts: { 'berth-proxy': '10.88.0.1' }, tmpfs: ['/tmp', '/run:rw,size=8m'] }),
+    ENV_FILE,
   );
 
   it('never pulls and never gains privileges', () => {
@@ -131,7 +137,7 @@ describe.each(['docker', 'podman'] as const)('%s hardening and limits', (name) =
 });
 
 describe('Apple container run arguments', () => {
-  const args = createRuntime('container').runArgs(spec({ cpus: 1.5, tmpfs: ['/tmp:rw,size=8m'] }));
+  const args = createRuntime('container').runArgs(spec({ cpus: 1.5, tmpfs: ['/tmp:rw,size=8m'] }), ENV_FILE);
 
   it('maps resources to whole CPUs and MiB', () => {
     expect(valuesOf(args, '--cpus')).toEqual(['2']);
@@ -151,20 +157,39 @@ describe('Apple container run arguments', () => {
   });
 });
 
-describe('environment plan', () => {
-  it('returns values for the CLI environment and only names in argv', () => {
-    const plan = planEnv({ TOKEN: SECRET, TZ: 'UTC', PATH: '/usr/bin', HTTPS_PROXY: 'http://p:3128' });
-    expect(plan.childEnv).toEqual({ TOKEN: SECRET, TZ: 'UTC' });
-    expect(plan.args).toEqual([
-      '--env',
-      'HTTPS_PROXY=http://p:3128',
-      '--env',
-      'PATH=/usr/bin',
-      '--env',
-      'TOKEN',
-      '--env',
-      'TZ',
-    ]);
+describe('environment file and refused names', () => {
+  it('writes one KEY=VALUE line per variable, in key order, values verbatim', () => {
+    expect(envFileText({ TOKEN: SECRET, A: 'x = "y" #z', EMPTY: '' })).toBe(
+      `A=x = "y" #z\nEMPTY=\nTOKEN=${SECRET}\n`,
+    );
+  });
+
+  it.each([
+    '_CONTAINERS_USERNS_CONFIGURED',
+    'NOTIFY_SOCKET',
+    'LD_PRELOAD',
+    'ld_preload',
+    'DOCKER_HOST',
+    'PODMAN_USERNS',
+    'CONTAINERS_CONF',
+    'NODE_OPTIONS',
+    'PATH',
+    'https_proxy',
+    'BERTH_API_TOKEN',
+    'ANTHROPIC_BASE_URL',
+    'LISTEN_FDS',
+  ])('refuses %s with a reason', (name) => {
+    expect(refusedEnvName(name)).toMatch(/reserved|read by/);
+  });
+
+  it.each(['GITHUB_TOKEN', 'MY_PATH', 'LANG', 'NODEJS'])('accepts %s', (name) => {
+    expect(refusedEnvName(name)).toBeUndefined();
+  });
+
+  it('refuses values with line breaks, which would add variables to the file', () => {
+    expect(() =>
+      createRuntime('docker').runArgs(spec({ env: { A: 'x\nLD_PRELOAD=/x.so' } }), ENV_FILE),
+    ).toThrow(InvalidRunSpecError);
   });
 });
 
@@ -173,11 +198,11 @@ describe('validation', () => {
   const hostile = ['--privileged', 'a b', '../x', '$(id)', '', '-v', 'x;rm -rf /', 'a\nb'];
 
   it.each(hostile)('rejects container name %j', (bad) => {
-    expect(() => rt.runArgs(spec({ name: bad }))).toThrow(InvalidRunSpecError);
+    expect(() => rt.runArgs(spec({ name: bad }), ENV_FILE)).toThrow(InvalidRunSpecError);
   });
 
   it.each([...hostile, 'UPPER/case', 'img:tag:tag', 'a//b'])('rejects image %j', (bad) => {
-    expect(() => rt.runArgs(spec({ image: bad }))).toThrow(InvalidRunSpecError);
+    expect(() => rt.runArgs(spec({ image: bad }), ENV_FILE)).toThrow(InvalidRunSpecError);
   });
 
   it.each([
@@ -187,17 +212,17 @@ describe('validation', () => {
     `agent@sha256:${'a'.repeat(64)}`,
     'a2cd29cba8ab',
   ])('accepts image %j', (good) => {
-    expect(() => rt.runArgs(spec({ image: good }))).not.toThrow();
+    expect(() => rt.runArgs(spec({ image: good }), ENV_FILE)).not.toThrow();
   });
 
   it('rejects mount paths that are relative, contain "..", or would break --mount syntax', () => {
     for (const hostPath of ['relative/dir', '/a/../etc', '/a,readonly=false', '/a"b', '/a\nb']) {
-      expect(() => rt.runArgs(spec({ mounts: [{ hostPath, containerPath: '/x', readonly: true }] }))).toThrow(
-        InvalidRunSpecError,
-      );
+      expect(() =>
+        rt.runArgs(spec({ mounts: [{ hostPath, containerPath: '/x', readonly: true }] }), ENV_FILE),
+      ).toThrow(InvalidRunSpecError);
     }
     expect(() =>
-      rt.runArgs(spec({ mounts: [{ hostPath: '/a', containerPath: '/x:/y', readonly: true }] })),
+      rt.runArgs(spec({ mounts: [{ hostPath: '/a', containerPath: '/x:/y', readonly: true }] }), ENV_FILE),
     ).toThrow(InvalidRunSpecError);
   });
 
@@ -224,12 +249,12 @@ describe('validation', () => {
       { workdir: 'relative' },
     ];
     for (const over of bad)
-      expect(() => rt.runArgs(spec(over)), JSON.stringify(over)).toThrow(InvalidRunSpecError);
+      expect(() => rt.runArgs(spec(over), ENV_FILE), JSON.stringify(over)).toThrow(InvalidRunSpecError);
   });
 
   it('gives validation errors a stable code', () => {
     try {
-      rt.runArgs(spec({ name: '--privileged' }));
+      rt.runArgs(spec({ name: '--privileged' }), ENV_FILE);
       expect.unreachable();
     } catch (err) {
       expect((err as InvalidRunSpecError).code).toBe('INVALID_RUN_SPEC');

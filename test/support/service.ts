@@ -41,6 +41,10 @@ export async function startService(
     BERTH_AGENT_TEST_HOOKS: '1',
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // The machine's TLS trust, which host-side npm installs need behind an intercepting proxy.
+    NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS,
+    SSL_CERT_FILE: process.env.SSL_CERT_FILE,
+    SSL_CERT_DIR: process.env.SSL_CERT_DIR,
     ...env,
   });
   const server = await createServer(config, opts.store ? { store: opts.store } : {});

@@ -7,7 +7,7 @@ export function healthRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
     route(app, 'getHealth', async () => ({ status: 'ok' as const }));
 
-    route(app, 'getReadiness', async (_request, reply) => {
+    route(app, 'getReadiness', async (request, reply) => {
       const database: Check = await ctx.store.ping().then(
         () => ({ ok: true }),
         (err: Error) => ({ ok: false, detail: `database: ${err.message}` }),
@@ -16,7 +16,19 @@ export function healthRoutes(ctx: AppContext) {
       const checks = { database, ...runner };
       const ready = Object.values(checks).every((c) => c.ok);
       reply.code(ready ? 200 : 503);
-      return { ready, checks };
+      // Details name the proxy address and runtime version: only callers with the token see them.
+      if (request.authenticated) return { ready, checks };
+      const bare = (c: Check) => ({ ok: c.ok });
+      return {
+        ready,
+        checks: {
+          database: bare(checks.database),
+          runtime: bare(checks.runtime),
+          image: bare(checks.image),
+          proxy: bare(checks.proxy),
+          network: bare(checks.network),
+        },
+      };
     });
   };
 }

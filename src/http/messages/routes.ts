@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { repliesTo } from '../../store/events.ts';
 import { enqueueMessage, listMessages } from '../../store/messages.ts';
@@ -15,7 +16,12 @@ export function messageRoutes(ctx: AppContext) {
       const { sessionId } = request.params;
       const { text } = request.body;
       const idempotencyKey = request.headers['idempotency-key'];
-      const { message, created } = await enqueueMessage(db, { sessionId, body: text, idempotencyKey });
+      const { message, created } = await enqueueMessage(db, {
+        sessionId,
+        body: text,
+        idempotencyKey,
+        requestHash: bodyHash(request.body),
+      });
       // Stored first, then handed to the runner: a crash in between leaves it pending for the next wake.
       ctx.runner.messageQueued(sessionId);
       reply.code(created ? 202 : 200);
@@ -47,4 +53,19 @@ export function messageRoutes(ctx: AppContext) {
       return { ...presentMessage(message), replies: replies.map(presentEvent) };
     });
   };
+}
+
+/** Hash of the validated body with sorted keys, so key order does not make two equal requests differ. */
+function bodyHash(body: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.keys(v)
+            .sort()
+            .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+        )
+      : v;
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
 }

@@ -1,8 +1,9 @@
 import { homedir } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { ValidationError } from '../../errors.ts';
+import { AppError, ValidationError } from '../../errors.ts';
 import { checkExtraMounts } from '../../mounts/index.ts';
 import { checkGroupNetwork } from '../../proxy/network-policy.ts';
+import { refusedEnvName } from '../../runtime/index.ts';
 import type { ContainerConfig } from '../../store/schema.ts';
 import type { AppContext } from '../context.ts';
 import { route } from '../route.ts';
@@ -14,12 +15,29 @@ const mountContext = (ctx: AppContext, trust: 'admin' | 'member') => ({
   homeDir: homedir(),
 });
 
-/** Group create/update refuse a container config whose extra mounts would be refused at wake. */
+/** Group create/update refuse environment names a runtime, the loader or berth would interpret. */
+function checkEnvNames(env: Record<string, string> | undefined): void {
+  const refused = Object.keys(env ?? {}).flatMap((name) => {
+    const reason = refusedEnvName(name);
+    return reason
+      ? [{ path: `body/containerConfig/env/${name}`, message: reason, code: 'env_name_refused' }]
+      : [];
+  });
+  if (refused.length > 0)
+    throw new AppError(
+      'ENV_NAME_REFUSED',
+      `containerConfig.env may not set ${refused.map((r) => r.path.split('/').pop()).join(', ')}: ${refused[0]!.message}`,
+      { errors: refused },
+    );
+}
+
+/** Group create/update refuse a container config whose env names or extra mounts would be refused at wake. */
 export async function validateGroupContainerConfig(
   ctx: AppContext,
   trust: 'admin' | 'member',
   config: ContainerConfig,
 ): Promise<void> {
+  checkEnvNames(config.env);
   const network = checkGroupNetwork(trust, config.network);
   if (network.length > 0) {
     throw new ValidationError(
