@@ -34,3 +34,10 @@ export class UnavailableError extends AppError {
     super(code, 503, message);
   }
 }
+
+/** The database is out of reach or out of room; the client may retry after `retryAfterSeconds`. */
+export class DatabaseUnavailableError extends AppError {
+  constructor(message: string, retryAfterSeconds = 2) {
+    super('DATABASE_UNAVAILABLE', 503, message, { retryAfter: retryAfterSeconds });
+  }
+}

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../errors.ts';
-import { isNulInText } from '../store/sql-errors.ts';
+import { AppError, DatabaseUnavailableError } from '../errors.ts';
+import { isDatabaseUnavailable, isNulInText } from '../store/sql-errors.ts';
 
 export interface Problem {
   type: string;
@@ -42,6 +42,10 @@ export function problem(
 
 /** Turns any thrown error into problem details; 5xx causes are logged, never sent. */
 export function toProblem(err: unknown, request: FastifyRequest): Problem {
+  if (isDatabaseUnavailable(err)) {
+    request.log.warn({ err }, 'database unavailable');
+    err = new DatabaseUnavailableError('the database is unavailable; retry shortly');
+  }
   if (err instanceof AppError) return problem(err.status, err.code, err.message, err.extra);
   const fe = err as FastifyError & {
     validation?: Array<{
@@ -84,5 +88,6 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  if (typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
   return reply.code(p.status).type('application/problem+json').send(p);
 }

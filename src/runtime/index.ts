@@ -21,6 +21,7 @@ export {
   RuntimeError,
   RuntimeMissingError,
 } from './errors.ts';
+export { oomKillCount } from './oom.ts';
 export type * from './types.ts';
 export { assertContainerName, assertImageRef, assertRunSpec } from './validate.ts';
 

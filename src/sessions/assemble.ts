@@ -148,7 +148,7 @@ export async function createRunnerStack(
     : undefined;
   if (reconciler) {
     await reconciler.runOnce().catch((err) => log.warn({ err }, 'reconcile at start failed'));
-    reconciler.start(config.reconcileIntervalMs);
+    reconciler.start(config.reconcileIntervalMs, Math.min(2000, Math.max(250, config.leaseMs / 4)));
   }
   return {
     runner,

@@ -2,10 +2,11 @@ import type { Config } from '../config.ts';
 import { UnavailableError } from '../errors.ts';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { TrafficStats } from '../proxy/credential-proxy.ts';
-import type { ContainerRuntime } from '../runtime/index.ts';
+import { type ContainerRuntime, oomKillCount } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
 import { pendingMessages, requeueUnacked } from '../store/messages.ts';
+import { retryWhileUnavailable } from '../store/retry.ts';
 import { recordRunEnd, recordRunStart } from '../store/runs.ts';
 import { addProxyUsage, claimWake, type ExitReason, updateRun } from '../store/sessions.ts';
 import type { Check, SessionControl } from './control.ts';
@@ -171,6 +172,7 @@ export class SessionRunner implements SessionControl {
         await this.#spawnFailed(key, err as Error);
         throw err;
       }
+      const oomKillsAtStart = oomKillCount();
       const run = new LiveRun(
         {
           sessionId,
@@ -191,7 +193,9 @@ export class SessionRunner implements SessionControl {
         },
       );
       this.#runs.set(sessionId, run);
-      const exit = this.#watchExit(run, launched, release).finally(() => this.#exits.delete(run));
+      const exit = this.#watchExit(run, launched, release, oomKillsAtStart).finally(() =>
+        this.#exits.delete(run),
+      );
       this.#exits.set(run, exit);
       await recordRunStart(store.db, {
         ...key,
@@ -216,16 +220,32 @@ export class SessionRunner implements SessionControl {
     run: LiveRun,
     launched: Awaited<ReturnType<Launcher['launch']>>,
     release: () => void,
+    oomKillsAtStart: number | undefined,
   ): Promise<void> {
     const { runtime, launcher } = this.#deps;
     const cli = await run.exited;
     run.dispose();
     await run.settled();
-    const state = await runtime!.inspect(run.containerName).catch(() => undefined);
+    let detail: string | undefined;
+    const state = await runtime!.inspect(run.containerName).catch(async (err: Error) => {
+      // The engine itself is gone (a daemon restart): the container went with it, whatever the CLI's exit code.
+      detail = await runtime!.version().then(
+        () => `inspect failed: ${err.message}`,
+        () => `${runtime!.name} stopped answering; the container was lost with it`,
+      );
+      return undefined;
+    });
     const exitCode = state?.exitCode ?? cli.exitCode;
-    // podman on cgroups v1 never sets OOMKilled: 137 under a memory limit that berth did not cause is the OOM killer.
-    const oom = state?.oomKilled || (state?.oomSuspected === true && run.stopReason === undefined);
-    const reason: ExitReason = run.stopReason ?? (oom ? 'oom' : 'exited');
+    // podman on cgroups v1 never sets OOMKilled: 137 under a memory limit that berth did not cause is
+    // the OOM killer only if the kernel counted an OOM kill meanwhile (otherwise: killed from outside).
+    const kernelSawOom =
+      oomKillsAtStart === undefined || (oomKillCount() ?? oomKillsAtStart + 1) > oomKillsAtStart;
+    const oom =
+      state?.oomKilled || (state?.oomSuspected === true && run.stopReason === undefined && kernelSawOom);
+    const gone = state === undefined && detail !== undefined && !detail.startsWith('inspect failed');
+    const reason: ExitReason = run.stopReason ?? (oom ? 'oom' : gone ? 'lost' : 'exited');
+    if (reason === 'exited' && exitCode === 137 && run.stopReason === undefined)
+      detail ??= 'killed (SIGKILL) from outside berth';
     await runtime!.remove(run.containerName).catch(() => undefined);
     launcher.revoke(launched.grantToken);
     this.#runs.delete(run.sessionId);
@@ -233,35 +253,60 @@ export class SessionRunner implements SessionControl {
     await this.#saveProxyUsage(run.sessionId);
     await this.#finish(
       { sessionId: run.sessionId, generation: run.generation, instanceId: this.#deps.instanceId },
-      { reason, exitCode, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes },
+      { reason, exitCode, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes, detail },
     );
   }
 
   /** Records the end of a run once and requeues what it did not finish; an unexpected end wakes the session again. */
   async #finish(
     key: { sessionId: string; generation: number; instanceId: string },
-    end: { reason: ExitReason; exitCode: number | null; stdoutBytes: number; stderrBytes: number },
+    end: {
+      reason: ExitReason;
+      exitCode: number | null;
+      stdoutBytes: number;
+      stderrBytes: number;
+      detail?: string | undefined;
+    },
   ): Promise<void> {
     const { db } = this.#deps.store;
+    const { detail, ...ended } = end;
     try {
-      const first = await recordRunEnd(db, { sessionId: key.sessionId, generation: key.generation, ...end });
-      const { requeued, failed } = await requeueUnacked(db, {
-        sessionId: key.sessionId,
-        generation: key.generation,
-        maxAttempts: this.#deps.config.maxAttempts,
-        reason: end.reason,
-      });
-      await updateRun(db, key, {
-        status: 'idle',
-        lastExitCode: end.exitCode,
-        lastExitReason: end.reason,
-        clearOwner: true,
-      });
+      // Retried while the database is unavailable: a run that ended must not leave messages `delivered`.
+      let first = false;
+      const { requeued, failed } = await retryWhileUnavailable(
+        'recording the end of a run',
+        async () => {
+          // Sticky across retries: a retry finds the run already closed by the attempt before it.
+          first =
+            (await recordRunEnd(db, { sessionId: key.sessionId, generation: key.generation, ...ended })) ||
+            first;
+          const requeue = await requeueUnacked(db, {
+            sessionId: key.sessionId,
+            generation: key.generation,
+            maxAttempts: this.#deps.config.maxAttempts,
+            reason: end.reason,
+          });
+          await updateRun(db, key, {
+            status: 'idle',
+            lastExitCode: end.exitCode,
+            lastExitReason: end.reason,
+            clearOwner: true,
+          });
+          return requeue;
+        },
+        { log: this.#deps.log, stop: () => this.#closing, context: key },
+      );
       if (!first) return;
       this.#event(key.sessionId, {
         kind: 'lifecycle',
         generation: key.generation,
-        data: { type: 'exit', reason: end.reason, exitCode: end.exitCode, requeued },
+        data: {
+          type: 'exit',
+          reason: end.reason,
+          exitCode: end.exitCode,
+          requeued,
+          ...(detail ? { detail } : {}),
+        },
       });
       for (const m of failed) {
         this.#event(key.sessionId, {

@@ -111,6 +111,24 @@ export async function takePending(
   return taken.sort((a, b) => a.seq - b.seq);
 }
 
+/** Messages handed to a generation and not settled yet, in seq order. */
+export async function deliveredTo(
+  db: Queryable,
+  input: { sessionId: string; generation: number },
+): Promise<MessageRow[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.sessionId, input.sessionId),
+        eq(messages.status, 'delivered'),
+        eq(messages.deliveredGeneration, input.generation),
+      ),
+    )
+    .orderBy(asc(messages.seq));
+}
+
 /** Marks a delivered message done or failed; returns false when it was not in flight (a duplicate ack). */
 export async function settleMessage(
   db: Queryable,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { enqueueMessage, getMessage, listMessages } from '../../store/messages.ts';
+import { withDeadline } from '../../store/retry.ts';
 import { getSession } from '../../store/sessions.ts';
 import type { AppContext } from '../context.ts';
 import { presentMessage } from '../present.ts';
@@ -13,7 +14,12 @@ export function messageRoutes(ctx: AppContext) {
       const { sessionId } = request.params as { sessionId: string };
       const { text } = request.body as { text: string };
       const idempotencyKey = (request.headers as Record<string, string | undefined>)['idempotency-key'];
-      const { message, created } = await enqueueMessage(db, { sessionId, body: text, idempotencyKey });
+      // 202 only once committed; a database that does not answer in time gets 503 + Retry-After (a
+      // commit that lands later is found again by retrying with the same Idempotency-Key).
+      const { message, created } = await withDeadline(
+        enqueueMessage(db, { sessionId, body: text, idempotencyKey }),
+        ctx.config.dbTimeoutMs,
+      );
       // Stored first, then handed to the runner: a crash in between leaves it pending for the next wake.
       ctx.runner.messageQueued(sessionId);
       reply.code(created ? 202 : 200);
