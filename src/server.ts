@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
+import { redactPaths, requestSerializer } from './http/log-redact.ts';
 import { createRunnerStack, identities, type RunnerStack } from './sessions/assemble.ts';
 import { openStore, type Store } from './store/db.ts';
 import { pruneEvents } from './store/events.ts';
@@ -26,7 +27,12 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const { token, generated } = resolveApiToken(config);
   // One logger for the runner and Fastify, made first so start-up warnings are not lost.
-  const log = pino({ level: config.logLevel });
+  // Secrets never reach a log line: the access_token query is redacted, header bags are censored.
+  const log = pino({
+    level: config.logLevel,
+    serializers: { req: requestSerializer as never },
+    redact: redactPaths,
+  });
   const ids = identities(config);
   const events = new EventLog(store, { instanceId: ids.instanceId, log });
   const stack = await createRunnerStack(config, store, events, log, ids);

@@ -3,11 +3,11 @@ import { appendFileSync } from 'node:fs';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BerthProcess } from '../support/berth-process.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { freePort, PgCluster, pgBin } from '../support/pg-cluster.ts';
 import { runtimesUnderTest, type TestRuntime } from '../support/runtimes.ts';
 import { createDatabase } from '../support/service.ts';
-import { BerthProcess } from './berth-process.ts';
 import { account, MessageStream, type Outcome, table } from './stream.ts';
 
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
@@ -25,10 +25,11 @@ async function scenario(
   cluster: PgCluster,
   runtime: TestRuntime,
   inject: (ctx: {
+    url: string;
     berth: BerthProcess;
     sessionId: string;
     containerName: () => Promise<string>;
-  }) => Promise<void>,
+  }) => Promise<BerthProcess | undefined>,
   opts: { env?: Record<string, string> } = {},
 ): Promise<Outcome> {
   const image = await ensureAgentImage(runtime);
@@ -48,23 +49,30 @@ async function scenario(
     const s = (await (
       await berth.api('/v1/sessions', { method: 'POST', json: { groupId: g.id } })
     ).json()) as { id: string };
-    const stream = new MessageStream(() => berth, s.id);
-    const streaming = stream.run(COUNT, EVERY_MS, fault);
+    let target = berth;
+    const stream = new MessageStream(() => target, s.id);
+    const streaming = stream.run(COUNT, EVERY_MS, fault.replace(/[^a-z0-9]+/g, '-'));
     // Mid-flow: a third of the stream is in before the fault.
     await sleep((COUNT / 3) * EVERY_MS);
-    await inject({
-      berth,
-      sessionId: s.id,
-      containerName: async () => {
-        const session = (await (await berth.api(`/v1/sessions/${s.id}`)).json()) as { containerName: string };
-        return session.containerName;
-      },
-    });
-    const liftedAt = Date.now();
+    const injectedAt = Date.now();
+    target =
+      (await inject({
+        url,
+        berth,
+        sessionId: s.id,
+        containerName: async () => {
+          const session = (await (await berth.api(`/v1/sessions/${s.id}`)).json()) as {
+            containerName: string;
+          };
+          return session.containerName;
+        },
+      })) ?? berth;
+    // A kill is over once done; a database or daemon outage once it is lifted.
+    const liftedAt = target === berth ? Date.now() : injectedAt;
     await streaming;
-    const outcome = await account(berth, s.id, stream, { fault: `${fault} (${runtime})`, liftedAt });
+    const outcome = await account(target, s.id, stream, { fault: `${fault} (${runtime})`, liftedAt });
     results.push(outcome);
-    const ready = await berth.api('/readyz');
+    const ready = await target.api('/readyz');
     expect(stream.rejected, 'every message is eventually accepted').toEqual([]);
     expect(outcome.stuck, `lost messages; berth log: ${berth.logFile}`).toEqual([]);
     expect(outcome.duplicated).toBe(0);
@@ -98,6 +106,7 @@ describe.runIf(pgBin() && runtimes.length > 0)('fault injection: nothing accepte
         cluster.stop('fast');
         await sleep(3000);
         cluster.start();
+        return undefined;
       });
     });
   }
@@ -107,6 +116,7 @@ describe.runIf(pgBin() && runtimes.length > 0)('fault injection: nothing accepte
       cluster.stop('fast');
       await sleep(10_000);
       cluster.start();
+      return undefined;
     });
   });
 
@@ -114,14 +124,40 @@ describe.runIf(pgBin() && runtimes.length > 0)('fault injection: nothing accepte
     await scenario('berth kill -9', cluster, runtime, async ({ berth }) => {
       await berth.kill9();
       await berth.start();
+      return undefined;
     });
+  });
+
+  it('kill -9 of one of two instances: the other takes over within the lease', async () => {
+    const peerEnv = { BERTH_LEASE_MS: '3000' };
+    let peer: BerthProcess | undefined;
+    try {
+      await scenario(
+        'instance kill -9 (lease 3 s)',
+        cluster,
+        runtime,
+        async ({ berth, url }) => {
+          peer = new BerthProcess(await freePort(), { ...berth.sharedEnv, DATABASE_URL: url });
+          await peer.start();
+          await berth.kill9();
+          // Clients fail over to the surviving instance.
+          return peer;
+        },
+        { env: peerEnv },
+      );
+    } finally {
+      await peer?.stop();
+    }
   });
 
   for (const rt of runtimes) {
     it(`container killed from outside (${rt})`, async () => {
       await scenario('container kill', cluster, rt, async ({ containerName }) => {
         const name = await containerName();
+        // The wake answers once the CLI is spawned; the container itself appears a moment later.
+        for (let i = 0; i < 100 && !exists(rt, name); i++) await sleep(200);
         execFileSync(rt, ['kill', name], { stdio: 'pipe' });
+        return undefined;
       });
     });
   }
@@ -129,9 +165,19 @@ describe.runIf(pgBin() && runtimes.length > 0)('fault injection: nothing accepte
   it.runIf(runtimes.includes('docker'))('Docker daemon restart', async () => {
     await scenario('docker daemon restart', cluster, 'docker', async () => {
       await restartDockerd();
+      return undefined;
     });
   });
 });
+
+function exists(rt: TestRuntime, name: string): boolean {
+  try {
+    execFileSync(rt, ['container', 'inspect', name], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Stops dockerd and starts it again the way the machine setup does (setsid, same log), then waits for it. */
 async function restartDockerd(): Promise<void> {

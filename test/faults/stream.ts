@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BerthProcess } from './berth-process.ts';
+import type { BerthProcess } from '../support/berth-process.ts';
 
 export interface Outcome {
   fault: string;

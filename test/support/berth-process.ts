@@ -22,15 +22,14 @@ export class BerthProcess {
   readonly #env: Record<string, string>;
 
   constructor(port: number, env: Record<string, string>, dataDir?: string) {
-    this.dataDir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'berth-fault-data-'));
+    this.dataDir = dataDir ?? mkdtempSync(path.join(tmpdir(), 'berth-proc-data-'));
     this.url = `http://127.0.0.1:${port}`;
-    this.logFile = path.join(mkdtempSync(path.join(tmpdir(), 'berth-fault-log-')), 'berth.log');
+    this.logFile = path.join(mkdtempSync(path.join(tmpdir(), 'berth-proc-log-')), 'berth.log');
     this.#env = {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       HOME: process.env.HOME ?? '/root',
       BERTH_PORT: String(port),
       BERTH_DATA_DIR: this.dataDir,
-      BERTH_API_TOKEN: 'fault-token',
       BERTH_AGENT: 'echo',
       BERTH_LOG_LEVEL: 'info',
       BERTH_MOUNT_ALLOWLIST: path.join(this.dataDir, 'no-allowlist.json'),
@@ -39,6 +38,13 @@ export class BerthProcess {
       BERTH_RECONCILE_INTERVAL_MS: '2000',
       ...env,
     };
+    this.#env.BERTH_API_TOKEN ??= 'fault-token';
+  }
+
+  /** The settings another instance of the same installation would share (not port or data dir). */
+  get sharedEnv(): Record<string, string> {
+    const { BERTH_PORT, BERTH_DATA_DIR, BERTH_MOUNT_ALLOWLIST, BERTH_PROJECT_ROOT, ...rest } = this.#env;
+    return rest;
   }
 
   get pid(): number | undefined {
@@ -93,7 +99,7 @@ export class BerthProcess {
   api(p: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
     const { json, ...rest } = init;
     const headers = new Headers(rest.headers);
-    headers.set('authorization', 'Bearer fault-token');
+    if (!headers.has('authorization')) headers.set('authorization', `Bearer ${this.#env.BERTH_API_TOKEN}`);
     if (json !== undefined) headers.set('content-type', 'application/json');
     return fetch(`${this.url}${p}`, {
       ...rest,
