@@ -1335,6 +1335,16 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            /** @description The database did not confirm the message within BERTH_DB_TIMEOUT_MS (code DATABASE_UNAVAILABLE). Retry after `Retry-After` seconds with the same Idempotency-Key: a write that landed late is then returned (200) instead of stored twice. */
+            503: {
+                headers: {
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getMessage: {
