@@ -253,7 +253,14 @@ export class SessionRunner implements SessionControl {
     await this.#saveProxyUsage(run.sessionId);
     await this.#finish(
       { sessionId: run.sessionId, generation: run.generation, instanceId: this.#deps.instanceId },
-      { reason, exitCode, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes, detail },
+      {
+        reason,
+        exitCode,
+        stdoutBytes: run.stdoutBytes,
+        stderrBytes: run.stderrBytes,
+        detail,
+        runtimeGone: gone,
+      },
     );
   }
 
@@ -266,10 +273,12 @@ export class SessionRunner implements SessionControl {
       stdoutBytes: number;
       stderrBytes: number;
       detail?: string | undefined;
+      /** The engine stopped answering: no immediate re-wake; the reconciler resumes once it is back. */
+      runtimeGone?: boolean;
     },
   ): Promise<void> {
     const { db } = this.#deps.store;
-    const { detail, ...ended } = end;
+    const { detail, runtimeGone, ...ended } = end;
     try {
       // Retried while the database is unavailable: a run that ended must not leave messages `delivered`.
       let first = false;
@@ -285,6 +294,7 @@ export class SessionRunner implements SessionControl {
             generation: key.generation,
             maxAttempts: this.#deps.config.maxAttempts,
             reason: end.reason,
+            refundAttempt: end.runtimeGone === true,
           });
           await updateRun(db, key, {
             status: 'idle',
@@ -315,7 +325,7 @@ export class SessionRunner implements SessionControl {
           data: { type: 'message_failed', messageId: m.id, seq: m.seq, reason: m.error },
         });
       }
-      const retry = end.reason !== 'aborted' && !this.#closing;
+      const retry = end.reason !== 'aborted' && !runtimeGone && !this.#closing;
       if (retry && (await pendingMessages(db, key.sessionId, 1)).length > 0) {
         this.wake(key.sessionId).catch((err: Error) => this.#reportWakeFailure(key.sessionId, err));
       }
