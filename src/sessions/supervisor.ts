@@ -10,6 +10,7 @@ import { retryWhileUnavailable } from '../store/retry.ts';
 import { recordRunEnd, recordRunStart } from '../store/runs.ts';
 import { addProxyUsage, claimWake, type ExitReason, updateRun } from '../store/sessions.ts';
 import type { Check, SessionControl } from './control.ts';
+import { classifyExit } from './exit-reason.ts';
 import type { Launcher } from './launcher.ts';
 import { LiveRun } from './live-run.ts';
 import { Slots } from './slots.ts';
@@ -226,26 +227,7 @@ export class SessionRunner implements SessionControl {
     const cli = await run.exited;
     run.dispose();
     await run.settled();
-    let detail: string | undefined;
-    const state = await runtime!.inspect(run.containerName).catch(async (err: Error) => {
-      // The engine itself is gone (a daemon restart): the container went with it, whatever the CLI's exit code.
-      detail = await runtime!.version().then(
-        () => `inspect failed: ${err.message}`,
-        () => `${runtime!.name} stopped answering; the container was lost with it`,
-      );
-      return undefined;
-    });
-    const exitCode = state?.exitCode ?? cli.exitCode;
-    // podman on cgroups v1 never sets OOMKilled: 137 under a memory limit that berth did not cause is
-    // the OOM killer only if the kernel counted an OOM kill meanwhile (otherwise: killed from outside).
-    const kernelSawOom =
-      oomKillsAtStart === undefined || (oomKillCount() ?? oomKillsAtStart + 1) > oomKillsAtStart;
-    const oom =
-      state?.oomKilled || (state?.oomSuspected === true && run.stopReason === undefined && kernelSawOom);
-    const gone = state === undefined && detail !== undefined && !detail.startsWith('inspect failed');
-    const reason: ExitReason = run.stopReason ?? (oom ? 'oom' : gone ? 'lost' : 'exited');
-    if (reason === 'exited' && exitCode === 137 && run.stopReason === undefined)
-      detail ??= 'killed (SIGKILL) from outside berth';
+    const verdict = await classifyExit(runtime!, run, cli.exitCode, oomKillsAtStart);
     await runtime!.remove(run.containerName).catch(() => undefined);
     launcher.revoke(launched.grantToken);
     this.#runs.delete(run.sessionId);
@@ -253,14 +235,7 @@ export class SessionRunner implements SessionControl {
     await this.#saveProxyUsage(run.sessionId);
     await this.#finish(
       { sessionId: run.sessionId, generation: run.generation, instanceId: this.#deps.instanceId },
-      {
-        reason,
-        exitCode,
-        stdoutBytes: run.stdoutBytes,
-        stderrBytes: run.stderrBytes,
-        detail,
-        runtimeGone: gone,
-      },
+      { ...verdict, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes },
     );
   }
 
