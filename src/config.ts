@@ -46,6 +46,7 @@ export interface Config {
   installId: string | undefined;
   leaseMs: number;
   reconcileIntervalMs: number;
+  dbTimeoutMs: number;
   eventRetentionCount: number;
   eventRetentionMs: number;
   containerMemoryMb: number;
@@ -365,6 +366,12 @@ export const fields = [
     env: 'BERTH_RECONCILE_INTERVAL_MS',
     parse: int(30_000, 200, 60 * MINUTE),
     doc: 'How often containers and sessions are reconciled.',
+  },
+  {
+    key: 'dbTimeoutMs',
+    env: 'BERTH_DB_TIMEOUT_MS',
+    parse: int(5_000, 100, 10 * MINUTE),
+    doc: 'How long a request waits for an unavailable database before answering 503 with Retry-After.',
   },
   {
     key: 'eventRetentionCount',

@@ -61,6 +61,7 @@ export const ERROR_CATALOGUE = {
   EGRESS_UNREACHABLE: { status: 502, title: 'Egress destination unreachable' },
   // 503: a dependency is not there yet; retry later.
   SHUTTING_DOWN: { status: 503, title: 'berth is shutting down' },
+  DATABASE_UNAVAILABLE: { status: 503, title: 'Database is unavailable' },
   RUNTIME_UNAVAILABLE: { status: 503, title: 'No container runtime' },
   PROXY_UNAVAILABLE: { status: 503, title: 'Credential proxy is not running' },
   IMAGE_MISSING: { status: 503, title: 'Agent image is missing' },
@@ -104,5 +105,12 @@ export class NotFoundError extends AppError {
 export class ValidationError extends AppError {
   constructor(message: string, errors: ErrorItem[] = []) {
     super('VALIDATION_FAILED', message, { errors });
+  }
+}
+
+/** The database is out of reach or out of room; the client may retry after `retryAfterSeconds`. */
+export class DatabaseUnavailableError extends AppError {
+  constructor(message: string, retryAfterSeconds = 2) {
+    super('DATABASE_UNAVAILABLE', message, { retryAfter: retryAfterSeconds });
   }
 }

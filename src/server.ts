@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
+import { redactPaths, requestSerializer } from './http/log-redact.ts';
 import { ImageBuilder } from './images/builder.ts';
 import type { CredentialProxy } from './proxy/credential-proxy.ts';
 import { createCredentialSource } from './proxy/credentials.ts';
@@ -56,7 +57,12 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
   const store = opts.store ?? (await openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const { token, generated } = resolveApiToken(config);
   // One logger for every part and Fastify, made first so start-up warnings are not lost.
-  const log = pino({ level: config.logLevel });
+  // Secrets never reach a log line: the access_token query is redacted, header bags are censored.
+  const log = pino({
+    level: config.logLevel,
+    serializers: { req: requestSerializer as never },
+    redact: redactPaths,
+  });
   const ids = identities(config);
   const { installId, instanceId } = ids;
   const events = new EventLog(store, { instanceId, log });
@@ -131,7 +137,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     : undefined;
   if (reconciler) {
     await reconciler.runOnce().catch((err) => log.warn({ err }, 'reconcile at start failed'));
-    reconciler.start(config.reconcileIntervalMs);
+    reconciler.start(config.reconcileIntervalMs, Math.min(2000, Math.max(250, config.leaseMs / 4)));
   }
 
   const app = await buildApp({

@@ -1,20 +1,25 @@
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/db.ts';
-import { appendEvents, type EventKind, listEvents, type NewEvent } from '../store/events.ts';
+import { type EventKind, listEvents, type NewEvent, type Settle, storeBatch } from '../store/events.ts';
+import { retryWhileUnavailable } from '../store/retry.ts';
 import type { EventRow } from '../store/schema.ts';
 
-export type { EventKind, EventRow, NewEvent };
+export type { EventKind, EventRow, NewEvent, Settle };
 export type Listener = (events: EventRow[]) => void;
 
-interface Pending {
-  event: NewEvent;
-  resolve: (row: EventRow | undefined) => void;
-}
+/** An event to store, or a message to settle once everything queued before it is stored. */
+type Pending =
+  | { event: NewEvent; settle?: undefined; resolve: (row: EventRow | undefined) => void }
+  | { event?: undefined; settle: Settle; resolve: (row: undefined) => void };
 
 interface SessionState {
   queue: Pending[];
-  flushing: boolean;
+  /** The flush under way, if any; it runs until the queue is empty. */
+  flushing: Promise<void> | undefined;
+  /** Resolves once the last item queued so far is stored (or given up on). */
+  tail: Promise<unknown>;
   droppedLogs: number;
+  catchingUp: boolean;
   /** Highest seq handed to live listeners; dispatch is gap-free and in order. */
   dispatched: number | undefined;
   chain: Promise<void>;
@@ -23,11 +28,15 @@ interface SessionState {
 
 const CHANNEL = 'berth_events';
 const MAX_BATCH = 500;
+/** How long close() keeps retrying writes while the database is unavailable. */
+const CLOSE_GRACE_MS = 5_000;
 
 /**
  * The per-session timeline. Appends are batched per session (one transaction per flush, flushes
  * back to back, so bursts coalesce without a timer), persisted before they are shown live, and
- * fanned out to local listeners and, through NOTIFY, to other instances.
+ * fanned out to local listeners and, through NOTIFY, to other instances. While the database is
+ * unavailable a batch is retried in order; only log lines are shed (and counted) to bound memory.
+ * A periodic catch-up read, and one after LISTEN reconnects, covers notifications missed meanwhile.
  */
 export class EventLog {
   readonly #store: Store;
@@ -35,18 +44,30 @@ export class EventLog {
   readonly #log: Logger;
   readonly #maxQueuedLogs: number;
   readonly #sessions = new Map<string, SessionState>();
+  readonly #catchUpMs: number;
   #unlisten: (() => Promise<void>) | undefined;
+  #catchUpTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #giveUpAt = Number.POSITIVE_INFINITY;
 
-  constructor(store: Store, opts: { instanceId: string; log: Logger; maxQueuedLogs?: number }) {
+  constructor(
+    store: Store,
+    opts: { instanceId: string; log: Logger; maxQueuedLogs?: number; catchUpMs?: number },
+  ) {
     this.#store = store;
     this.#instanceId = opts.instanceId;
     this.#log = opts.log;
     this.#maxQueuedLogs = opts.maxQueuedLogs ?? 10_000;
+    this.#catchUpMs = opts.catchUpMs ?? 2_000;
   }
 
   async start(): Promise<void> {
-    this.#unlisten = await this.#store.listen(CHANNEL, (payload) => this.#onNotify(payload));
+    this.#unlisten = await this.#store.listen(
+      CHANNEL,
+      (payload) => this.#onNotify(payload),
+      () => this.#catchUp(),
+    );
+    this.#catchUpTimer = setInterval(() => this.#catchUp(), this.#catchUpMs);
   }
 
   /** Queues an event; resolves with the stored row (undefined if the session is gone or the log line was shed). */
@@ -57,13 +78,31 @@ export class EventLog {
       state.droppedLogs++;
       return Promise.resolve(undefined);
     }
-    return new Promise((resolve) => {
-      state.queue.push({ event, resolve });
-      if (!state.flushing) {
-        state.flushing = true;
-        queueMicrotask(() => void this.#flush(sessionId, state));
-      }
+    return this.#enqueue<EventRow | undefined>(sessionId, state, (resolve) => ({ event, resolve }));
+  }
+
+  /** Settles a message in the same transaction as, or after, every event queued before this call. */
+  settle(sessionId: string, settle: Settle): Promise<void> {
+    const state = this.#state(sessionId);
+    return this.#enqueue<undefined>(sessionId, state, (resolve) => ({ settle, resolve }));
+  }
+
+  /** Resolves once everything queued for the session so far is stored (or given up on). */
+  async flushed(sessionId: string): Promise<void> {
+    await this.#sessions.get(sessionId)?.tail;
+  }
+
+  #enqueue<T>(
+    sessionId: string,
+    state: SessionState,
+    item: (resolve: (v: T) => void) => Pending,
+  ): Promise<T> {
+    const stored = new Promise<T>((resolve) => {
+      state.queue.push(item(resolve as never));
     });
+    state.tail = stored;
+    state.flushing ??= this.#flush(sessionId, state);
+    return stored;
   }
 
   read(query: { sessionId: string; after: number; kinds?: EventKind[]; limit: number }): Promise<EventRow[]> {
@@ -117,8 +156,12 @@ export class EventLog {
     }
   }
 
+  /** Stores what is queued (retrying for a few seconds while the database is unavailable), then stops. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#giveUpAt = Date.now() + CLOSE_GRACE_MS;
+    clearInterval(this.#catchUpTimer);
+    await Promise.all([...this.#sessions.values()].map((s) => s.flushing));
     await Promise.all([...this.#sessions.values()].map((s) => s.chain));
     await this.#unlisten?.();
   }
@@ -128,8 +171,10 @@ export class EventLog {
     if (!state) {
       state = {
         queue: [],
-        flushing: false,
+        flushing: undefined,
+        tail: Promise.resolve(),
         droppedLogs: 0,
+        catchingUp: false,
         dispatched: undefined,
         chain: Promise.resolve(),
         listeners: new Set(),
@@ -140,11 +185,13 @@ export class EventLog {
   }
 
   #forgetIfIdle(sessionId: string, state: SessionState): void {
-    if (state.listeners.size === 0 && state.queue.length === 0 && !state.flushing)
+    if (state.listeners.size === 0 && state.queue.length === 0 && state.flushing === undefined)
       this.#sessions.delete(sessionId);
   }
 
   async #flush(sessionId: string, state: SessionState): Promise<void> {
+    // Started on a later tick, so appends made in the same tick share one transaction.
+    await Promise.resolve();
     while (state.queue.length > 0) {
       if (state.droppedLogs > 0) {
         state.queue.push({
@@ -153,20 +200,30 @@ export class EventLog {
         });
         state.droppedLogs = 0;
       }
-      const batch = state.queue.splice(0, MAX_BATCH);
+      // The batch leaves the queue only once stored: the queue's length is what sheds log lines.
+      const batch = state.queue.slice(0, MAX_BATCH);
+      const events = batch.flatMap((p) => (p.event ? [p.event] : []));
+      const settles = batch.flatMap((p) => (p.settle ? [p.settle] : []));
       let rows: EventRow[] = [];
       try {
-        rows = await appendEvents(
-          this.#store.db,
-          sessionId,
-          batch.map((p) => p.event),
+        rows = await retryWhileUnavailable(
+          'storing events',
+          () => storeBatch(this.#store.db, sessionId, events, settles),
+          {
+            log: this.#log,
+            stop: () => this.#closed && Date.now() > this.#giveUpAt,
+            context: { sessionId, count: batch.length },
+          },
         );
       } catch (err) {
-        this.#log.error({ err, sessionId, count: batch.length }, 'storing events failed');
+        this.#log.error({ err, sessionId, count: batch.length }, 'storing events failed; batch lost');
       }
-      batch.forEach((p, i) => {
-        p.resolve(rows[i]);
-      });
+      state.queue.splice(0, batch.length);
+      let i = 0;
+      for (const p of batch) {
+        if (p.event) p.resolve(rows[i++]);
+        else p.resolve(undefined);
+      }
       if (rows.length > 0) {
         this.#dispatch(sessionId, state, rows);
         this.#store
@@ -174,8 +231,21 @@ export class EventLog {
           .catch((err) => this.#log.warn({ err }, 'event notify failed'));
       }
     }
-    state.flushing = false;
+    // Cleared in the same tick as the empty-queue check, so no append can find a flush that is ending.
+    state.flushing = undefined;
     this.#forgetIfIdle(sessionId, state);
+  }
+
+  /** Reads what live listeners may have missed (a NOTIFY lost while LISTEN was reconnecting). */
+  #catchUp(): void {
+    for (const [sessionId, state] of this.#sessions) {
+      if (state.listeners.size === 0 || state.dispatched === undefined || state.catchingUp) continue;
+      state.catchingUp = true;
+      this.#dispatch(sessionId, state, []);
+      void state.chain.finally(() => {
+        state.catchingUp = false;
+      });
+    }
   }
 
   #onNotify(payload: string): void {
@@ -204,7 +274,8 @@ export class EventLog {
           const gap = await listEvents(this.#store.db, { sessionId, after: state.dispatched, limit: 10_000 });
           fresh = [...gap.filter((r) => upTo === undefined || r.seq < upTo), ...fresh];
         } catch (err) {
-          this.#log.error({ err, sessionId }, 'reading events to fill a gap failed');
+          // The next catch-up pass reads the gap again.
+          this.#log.warn({ err, sessionId }, 'reading events to fill a gap failed');
         }
       }
       if (fresh.length === 0) return;

@@ -1,7 +1,13 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ERROR_CATALOGUE, type ErrorCode, type ErrorItem } from '../errors.ts';
+import {
+  AppError,
+  DatabaseUnavailableError,
+  ERROR_CATALOGUE,
+  type ErrorCode,
+  type ErrorItem,
+} from '../errors.ts';
 import { RuntimeError, type RuntimeErrorCode } from '../runtime/index.ts';
-import { isNulInText } from '../store/sql-errors.ts';
+import { isDatabaseUnavailable, isNulInText } from '../store/sql-errors.ts';
 
 export interface Problem {
   type: string;
@@ -57,6 +63,10 @@ export function problem(code: ErrorCode, detail?: string, extra: Record<string, 
 
 /** Turns any thrown error into problem details; 5xx causes are logged, never sent. */
 export function toProblem(err: unknown, request: FastifyRequest): Problem {
+  if (isDatabaseUnavailable(err)) {
+    request.log.warn({ err }, 'database unavailable');
+    err = new DatabaseUnavailableError('the database is unavailable; retry shortly');
+  }
   if (err instanceof AppError) {
     const errors = err.extra.errors as ErrorItem[] | undefined;
     return problem(err.code, err.message, {
@@ -110,5 +120,6 @@ export function toProblem(err: unknown, request: FastifyRequest): Problem {
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  if (typeof p.retryAfter === 'number') reply.header('retry-after', String(p.retryAfter));
   return reply.code(p.status).type('application/problem+json').send(p);
 }

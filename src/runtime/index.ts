@@ -23,6 +23,7 @@ export {
   RuntimeMissingError,
 } from './errors.ts';
 export { LineSplitter, onLines } from './lines.ts';
+export { oomKillCount } from './oom.ts';
 export type * from './types.ts';
 
 const dialects: Record<RuntimeName, Dialect> = { docker, podman, container: apple };

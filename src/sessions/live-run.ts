@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import { encodeClose, encodeMessage, type Frame, FrameParser } from '../protocol/frames.ts';
 import { LineSplitter, type RunningContainer } from '../runtime/index.ts';
 import type { Queryable } from '../store/db.ts';
-import { settleMessage, takePending } from '../store/messages.ts';
+import { deliveredTo, takePending } from '../store/messages.ts';
 import type { ExitReason } from '../store/sessions.ts';
 
 /** Messages taken from the queue per pass. */
@@ -40,6 +40,11 @@ export class LiveRun {
   readonly #proc: RunningContainer;
   readonly #timeouts: RunTimeouts;
   readonly #inFlight = new Set<string>();
+  /** Every message written to this run's stdin, so a retried pass never writes one twice. */
+  readonly #written = new Set<string>();
+  /** A pass failed: messages it took may be `delivered` here without having been written. */
+  #recover = false;
+  #retryTimer: NodeJS.Timeout | undefined;
   #delivering: Promise<void> | undefined;
   #deliverAgain = false;
   #closing = false;
@@ -100,9 +105,13 @@ export class LiveRun {
     return this.#delivering;
   }
 
-  /** Resolves once no delivery is under way, so the run's end requeues every message it took. */
+  /**
+   * Resolves once no delivery is under way and every reply and ack seen is stored, so the run's end
+   * requeues exactly the messages it did not finish.
+   */
   async settled(): Promise<void> {
     await this.#delivering;
+    await this.#deps.events.flushed(this.sessionId);
   }
 
   async #deliverPasses(): Promise<void> {
@@ -110,24 +119,31 @@ export class LiveRun {
       do {
         this.#deliverAgain = false;
         if (this.#closing) break;
-        const batch = await takePending(this.#deps.db, {
-          sessionId: this.sessionId,
-          generation: this.generation,
-          limit: DELIVERY_BATCH,
-        });
+        const key = { sessionId: this.sessionId, generation: this.generation };
+        // A failed pass may have taken messages (committed) without knowing: they are ours to write.
+        const taken = this.#recover
+          ? (await deliveredTo(this.#deps.db, key)).filter((m) => !this.#written.has(m.id))
+          : [];
+        this.#recover = false;
+        const batch = [...taken, ...(await takePending(this.#deps.db, { ...key, limit: DELIVERY_BATCH }))];
         if (batch.length === 0) break;
         const { stdin } = this.#proc;
         for (const m of batch) {
           // A closed stdin means the run is ending; its end requeues what was taken here.
           if (stdin.destroyed || stdin.writableEnded) break;
           this.#inFlight.add(m.id);
+          this.#written.add(m.id);
           if (!stdin.write(encodeMessage({ id: m.id, seq: m.seq, text: m.body }))) await drained(stdin);
         }
         this.#armTurn();
         if (batch.length === DELIVERY_BATCH) this.#deliverAgain = true;
       } while (this.#deliverAgain);
     } catch (err) {
-      this.#deps.log.error({ err, sessionId: this.sessionId }, 'delivering messages failed');
+      this.#deps.log.warn({ err, sessionId: this.sessionId }, 'delivering messages failed; retrying');
+      this.#recover = true;
+      // Nothing else may ask again (the last message before a database outage): try again shortly.
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => void this.deliver(), 1000);
     }
   }
 
@@ -191,17 +207,11 @@ export class LiveRun {
     }
   }
 
+  /** Settled through the event log: after, and atomically with, the replies that preceded the ack. */
   #settle(id: string, status: 'done' | 'failed', error?: string): void {
     this.#inFlight.delete(id);
     if (this.#inFlight.size === 0) this.#clearTurn();
-    settleMessage(this.#deps.db, {
-      sessionId: this.sessionId,
-      id,
-      status,
-      ...(error ? { error } : {}),
-    }).catch((err) =>
-      this.#deps.log.error({ err, sessionId: this.sessionId, id }, 'settling a message failed'),
-    );
+    void this.#deps.events.settle(this.sessionId, { id, status, ...(error ? { error } : {}) });
   }
 
   #event(event: NewEvent): void {
@@ -246,6 +256,7 @@ export class LiveRun {
   }
 
   #clearTimers(): void {
+    clearTimeout(this.#retryTimer);
     clearTimeout(this.#idleTimer);
     this.#clearTurn();
   }

@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
-import { type LeasedSession, liveSessions, sessionsToResume } from '../store/sessions.ts';
+import { hasExpiredLease, type LeasedSession, liveSessions, sessionsToResume } from '../store/sessions.ts';
 import type { SessionSupervisor } from './supervisor.ts';
 
 export interface ReconcilerDeps {
@@ -22,6 +22,7 @@ export interface ReconcilerDeps {
 export class Reconciler {
   readonly #deps: ReconcilerDeps;
   #timer: NodeJS.Timeout | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #passes = 0;
 
@@ -29,16 +30,26 @@ export class Reconciler {
     this.#deps = deps;
   }
 
-  start(intervalMs: number): void {
-    this.#timer = setInterval(
-      () =>
-        void this.runOnce().catch((err: unknown) => this.#deps.log.error({ err }, 'reconcile pass failed')),
-      intervalMs,
-    );
+  /**
+   * Full passes every `intervalMs`; in between, a cheap look every `leaseCheckMs` for runs whose
+   * owner let its lease lapse, so a dead instance's sessions are taken over within about a lease.
+   */
+  start(intervalMs: number, leaseCheckMs = intervalMs): void {
+    const pass = () =>
+      void this.runOnce().catch((err: unknown) => this.#deps.log.error({ err }, 'reconcile pass failed'));
+    this.#timer = setInterval(pass, intervalMs);
+    this.#leaseTimer = setInterval(() => {
+      if (this.#running) return;
+      hasExpiredLease(this.#deps.store.db, this.#deps.instanceId).then(
+        (expired) => expired && pass(),
+        (err) => this.#deps.log.warn({ err }, 'lease check failed'),
+      );
+    }, leaseCheckMs);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#leaseTimer);
     await this.#running;
   }
 

@@ -3,13 +3,15 @@ import { AppError } from '../errors.ts';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
 import type { TrafficStats } from '../proxy/credential-proxy.ts';
-import type { ContainerRuntime } from '../runtime/index.ts';
+import { type ContainerRuntime, oomKillCount } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
 import { pendingMessages, requeueUnacked } from '../store/messages.ts';
+import { retryWhileUnavailable } from '../store/retry.ts';
 import { recordRunEnd, recordRunStart } from '../store/runs.ts';
 import { addProxyUsage, claimWake, type ExitReason, updateRun } from '../store/sessions.ts';
 import type { Check, SessionControl } from './control.ts';
+import { classifyExit } from './exit-reason.ts';
 import type { Launcher } from './launcher.ts';
 import { LiveRun } from './live-run.ts';
 import { Slots } from './slots.ts';
@@ -170,6 +172,7 @@ export class SessionSupervisor implements SessionControl {
         await this.#spawnFailed(key, err as Error);
         throw err;
       }
+      const oomKillsAtStart = oomKillCount();
       const run = new LiveRun(
         {
           sessionId,
@@ -190,7 +193,9 @@ export class SessionSupervisor implements SessionControl {
         },
       );
       this.#runs.set(sessionId, run);
-      const exit = this.#watchExit(run, launched, release).finally(() => this.#exits.delete(run));
+      const exit = this.#watchExit(run, launched, release, oomKillsAtStart).finally(() =>
+        this.#exits.delete(run),
+      );
       this.#exits.set(run, exit);
       await recordRunStart(store.db, {
         ...key,
@@ -228,16 +233,13 @@ export class SessionSupervisor implements SessionControl {
     run: LiveRun,
     launched: Awaited<ReturnType<Launcher['launch']>>,
     release: () => void,
+    oomKillsAtStart: number | undefined,
   ): Promise<void> {
     const { runtime, launcher } = this.#deps;
     const cli = await run.exited;
     run.dispose();
     await run.settled();
-    const state = await runtime!.inspect(run.containerName).catch(() => undefined);
-    const exitCode = state?.exitCode ?? cli.exitCode;
-    // podman on cgroups v1 never sets OOMKilled: 137 under a memory limit that berth did not cause is the OOM killer.
-    const oom = state?.oomKilled || (state?.oomSuspected === true && run.stopReason === undefined);
-    const reason: ExitReason = run.stopReason ?? (oom ? 'oom' : 'exited');
+    const verdict = await classifyExit(runtime!, run, cli.exitCode, oomKillsAtStart);
     await runtime!.remove(run.containerName).catch(() => undefined);
     launcher.release(launched);
     this.#runs.delete(run.sessionId);
@@ -245,35 +247,63 @@ export class SessionSupervisor implements SessionControl {
     await this.#saveProxyUsage(run.sessionId);
     await this.#finish(
       { sessionId: run.sessionId, generation: run.generation, instanceId: this.#deps.instanceId },
-      { reason, exitCode, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes },
+      { ...verdict, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes },
     );
   }
 
   /** Records the end of a run once and requeues what it did not finish; an unexpected end wakes the session again. */
   async #finish(
     key: { sessionId: string; generation: number; instanceId: string },
-    end: { reason: ExitReason; exitCode: number | null; stdoutBytes: number; stderrBytes: number },
+    end: {
+      reason: ExitReason;
+      exitCode: number | null;
+      stdoutBytes: number;
+      stderrBytes: number;
+      detail?: string | undefined;
+      /** The engine stopped answering: no immediate re-wake; the reconciler resumes once it is back. */
+      runtimeGone?: boolean;
+    },
   ): Promise<void> {
     const { db } = this.#deps.store;
+    const { detail, runtimeGone, ...ended } = end;
     try {
-      const first = await recordRunEnd(db, { sessionId: key.sessionId, generation: key.generation, ...end });
-      const { requeued, failed } = await requeueUnacked(db, {
-        sessionId: key.sessionId,
-        generation: key.generation,
-        maxAttempts: this.#deps.config.maxAttempts,
-        reason: end.reason,
-      });
-      await updateRun(db, key, {
-        status: 'idle',
-        lastExitCode: end.exitCode,
-        lastExitReason: end.reason,
-        clearOwner: true,
-      });
+      // Retried while the database is unavailable: a run that ended must not leave messages `delivered`.
+      let first = false;
+      const { requeued, failed } = await retryWhileUnavailable(
+        'recording the end of a run',
+        async () => {
+          // Sticky across retries: a retry finds the run already closed by the attempt before it.
+          first =
+            (await recordRunEnd(db, { sessionId: key.sessionId, generation: key.generation, ...ended })) ||
+            first;
+          const requeue = await requeueUnacked(db, {
+            sessionId: key.sessionId,
+            generation: key.generation,
+            maxAttempts: this.#deps.config.maxAttempts,
+            reason: end.reason,
+            refundAttempt: end.runtimeGone === true,
+          });
+          await updateRun(db, key, {
+            status: 'idle',
+            lastExitCode: end.exitCode,
+            lastExitReason: end.reason,
+            clearOwner: true,
+          });
+          return requeue;
+        },
+        { log: this.#deps.log, stop: () => this.#closing, context: key },
+      );
       if (!first) return;
       this.#event(key.sessionId, {
         kind: 'lifecycle',
         generation: key.generation,
-        data: { type: 'exit', reason: end.reason, exitCode: end.exitCode, requeued },
+        data: {
+          type: 'exit',
+          reason: end.reason,
+          exitCode: end.exitCode,
+          requeued,
+          ...(detail ? { detail } : {}),
+        },
       });
       for (const m of failed) {
         this.#event(key.sessionId, {
@@ -282,7 +312,7 @@ export class SessionSupervisor implements SessionControl {
           data: { type: 'message_failed', messageId: m.id, seq: m.seq, reason: m.error },
         });
       }
-      const retry = end.reason !== 'aborted' && !this.#closing;
+      const retry = end.reason !== 'aborted' && !runtimeGone && !this.#closing;
       if (retry && (await pendingMessages(db, key.sessionId, 1)).length > 0) {
         this.wake(key.sessionId).catch((err: Error) => this.#reportWakeFailure(key.sessionId, err));
       }

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
+import { settleMessage } from './messages.ts';
 import { type EventRow, events, sessions } from './schema.ts';
 
 export type EventKind = EventRow['kind'];
@@ -46,6 +47,30 @@ export async function appendEvents(db: Queryable, sessionId: string, batch: NewE
         })),
       )
       .returning();
+  });
+}
+
+export interface Settle {
+  id: string;
+  status: 'done' | 'failed';
+  error?: string;
+}
+
+/**
+ * Stores events and settles messages in one transaction, so a message is never `done` without the
+ * replies that came before its ack, and a reply is never stored twice for one settled delivery.
+ */
+export async function storeBatch(
+  db: Queryable,
+  sessionId: string,
+  batch: NewEvent[],
+  settles: Settle[],
+): Promise<EventRow[]> {
+  if (settles.length === 0) return appendEvents(db, sessionId, batch);
+  return db.transaction(async (tx) => {
+    const rows = await appendEvents(tx, sessionId, batch);
+    for (const s of settles) await settleMessage(tx, { sessionId, ...s });
+    return rows;
   });
 }
 

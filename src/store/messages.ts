@@ -123,6 +123,24 @@ export async function takePending(
   return taken.sort((a, b) => a.seq - b.seq);
 }
 
+/** Messages handed to a generation and not settled yet, in seq order. */
+export async function deliveredTo(
+  db: Queryable,
+  input: { sessionId: string; generation: number },
+): Promise<MessageRow[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.sessionId, input.sessionId),
+        eq(messages.status, 'delivered'),
+        eq(messages.deliveredGeneration, input.generation),
+      ),
+    )
+    .orderBy(asc(messages.seq));
+}
+
 /** Marks a delivered message done or failed; returns false when it was not in flight (a duplicate ack). */
 export async function settleMessage(
   db: Queryable,
@@ -148,25 +166,38 @@ export async function settleMessage(
  */
 export async function requeueUnacked(
   db: Queryable,
-  input: { sessionId: string; generation?: number; maxAttempts: number; reason: string },
+  input: {
+    sessionId: string;
+    generation?: number;
+    maxAttempts: number;
+    reason: string;
+    /** The run never had a fair chance (its runtime was gone): the attempt does not count. */
+    refundAttempt?: boolean;
+  },
 ): Promise<{ requeued: number; failed: MessageRow[] }> {
   const scope = and(
     eq(messages.sessionId, input.sessionId),
     eq(messages.status, 'delivered'),
     input.generation !== undefined ? eq(messages.deliveredGeneration, input.generation) : undefined,
   );
-  const failed = await db
-    .update(messages)
-    .set({
-      status: 'failed',
-      error: `gave up after ${input.maxAttempts} attempts; last run ended: ${input.reason}`,
-      updatedAt: new Date(),
-    })
-    .where(and(scope, sql`${messages.attempts} >= ${input.maxAttempts}`))
-    .returning();
+  const failed = input.refundAttempt
+    ? []
+    : await db
+        .update(messages)
+        .set({
+          status: 'failed',
+          error: `gave up after ${input.maxAttempts} attempts; last run ended: ${input.reason}`,
+          updatedAt: new Date(),
+        })
+        .where(and(scope, sql`${messages.attempts} >= ${input.maxAttempts}`))
+        .returning();
   const requeued = await db
     .update(messages)
-    .set({ status: 'pending', updatedAt: new Date() })
+    .set({
+      status: 'pending',
+      updatedAt: new Date(),
+      ...(input.refundAttempt ? { attempts: sql`greatest(${messages.attempts} - 1, 0)` } : {}),
+    })
     .where(scope)
     .returning({ id: messages.id });
   return { requeued: requeued.length, failed };

@@ -202,3 +202,19 @@ export async function sessionsToResume(db: Queryable, opts: { afterRestart: bool
     );
   return rows.map((r) => r.id);
 }
+
+/** Whether another instance's run has outlived its lease (its owner is presumably dead). */
+export async function hasExpiredLease(db: Queryable, instanceId: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(
+      and(
+        sql`${sessions.status} in ('starting', 'running', 'stopping')`,
+        sql`${sessions.ownerInstance} is distinct from ${instanceId}`,
+        sql`coalesce(${sessions.leaseExpiresAt}, '-infinity'::timestamptz) < now()`,
+      ),
+    )
+    .limit(1);
+  return rows.length > 0;
+}

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Check } from '../../sessions/control.ts';
+import { withDeadline } from '../../store/retry.ts';
 import type { AppContext } from '../context.ts';
 import { route } from '../route.ts';
 
@@ -8,7 +9,7 @@ export function healthRoutes(ctx: AppContext) {
     route(app, 'getHealth', async () => ({ status: 'ok' as const }));
 
     route(app, 'getReadiness', async (request, reply) => {
-      const database: Check = await ctx.store.ping().then(
+      const database: Check = await withDeadline(ctx.store.ping(), ctx.config.dbTimeoutMs).then(
         () => ({ ok: true }),
         (err: Error) => ({ ok: false, detail: `database: ${err.message}` }),
       );

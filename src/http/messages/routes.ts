@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { repliesTo } from '../../store/events.ts';
 import { enqueueMessage, listMessages } from '../../store/messages.ts';
+import { withDeadline } from '../../store/retry.ts';
 import { getSession } from '../../store/sessions.ts';
 import type { AppContext } from '../context.ts';
 import { presentEvent, presentMessage } from '../present.ts';
@@ -16,12 +17,12 @@ export function messageRoutes(ctx: AppContext) {
       const { sessionId } = request.params;
       const { text } = request.body;
       const idempotencyKey = request.headers['idempotency-key'];
-      const { message, created } = await enqueueMessage(db, {
-        sessionId,
-        body: text,
-        idempotencyKey,
-        requestHash: bodyHash(request.body),
-      });
+      // 202 only once committed; a database that does not answer in time gets 503 + Retry-After (a
+      // commit that lands later is found again by retrying with the same Idempotency-Key).
+      const { message, created } = await withDeadline(
+        enqueueMessage(db, { sessionId, body: text, idempotencyKey, requestHash: bodyHash(request.body) }),
+        ctx.config.dbTimeoutMs,
+      );
       // Stored first, then handed to the runner: a crash in between leaves it pending for the next wake.
       ctx.runner.messageQueued(sessionId);
       reply.code(created ? 202 : 200);

@@ -1,0 +1,79 @@
+// Runs postgres.js in its own process, so a crash of the driver shows as this process dying
+// (uncaught TypeError from a setImmediate), not as a failed assertion in the test runner.
+import process from 'node:process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import postgres from 'postgres';
+
+const [mode, url, killerUrl] = process.argv.slice(2) as [string, string, string];
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** porsager/postgres#1208: a reserved connection whose backend was terminated. */
+async function reservedAfterTerminate(): Promise<void> {
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
+  const killer = postgres(killerUrl, { max: 1, onnotice: () => {} });
+  const reserved = await sql.reserve();
+  const [row] = await reserved`select pg_backend_pid() as pid`;
+  await killer`select pg_terminate_backend(${row!.pid})`;
+  const outcomes: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    say(`attempt ${i}`);
+    outcomes.push(
+      await reserved`select 1 as one`.then(
+        () => 'ok',
+        (err: { code?: string }) => String(err.code),
+      ),
+    );
+  }
+  say('releasing');
+  reserved.release();
+  // The pool answers again once the dead connection has been replaced.
+  let pool = 'failing';
+  for (let i = 0; i < 20 && pool !== 'ok'; i++) {
+    pool = await sql`select 2 as two`.then(
+      () => 'ok',
+      (err: { code?: string }) => String(err.code),
+    );
+  }
+  say(`outcomes ${outcomes.join(',')} pool ${pool}`);
+  await sql.end({ timeout: 1 });
+  await killer.end({ timeout: 1 });
+}
+
+/** Small queries, a reserved connection and LISTEN, all busy while the parent restarts the server. */
+async function underLoad(): Promise<void> {
+  const sql = postgres(url, { max: 6, onnotice: () => {}, connect_timeout: 2 });
+  let reserved = await sql.reserve();
+  let notified = 0;
+  await sql.listen('driver_test', () => {
+    notified++;
+  });
+  say('ready');
+  const deadline = Date.now() + 20_000;
+  let failed = 0;
+  let recovered = 0;
+  let notifiedBefore = 0;
+  // Bounded: at most 20 s; stops once 20 rounds in a row succeeded after the restart.
+  while (Date.now() < deadline && recovered < 20) {
+    const round = await Promise.allSettled([
+      sql`select 1`,
+      sql`select pg_notify('driver_test', 'x')`,
+      reserved`select 1`,
+      sql`select ${'a'.repeat(100)}::text`,
+    ]);
+    const bad = round.filter((r) => r.status === 'rejected').length;
+    if (round[2]!.status === 'rejected') {
+      // A reserved connection stays dead once its backend is gone: hand it back and take another.
+      reserved.release();
+      reserved = await sql.reserve().catch(() => reserved);
+    }
+    failed += bad;
+    if (failed === 0) notifiedBefore = notified;
+    recovered = failed > 0 && bad === 0 ? recovered + 1 : 0;
+    await sleep(bad > 0 ? 50 : 5);
+  }
+  say(`failed ${failed} recovered ${recovered} notified-after ${notified - notifiedBefore}`);
+  await sql.end({ timeout: 1 });
+}
+
+process.on('exit', (code) => say(`exit ${code}`));
+await (mode === 'reserved' ? reservedAfterTerminate() : underLoad());
