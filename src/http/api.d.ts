@@ -148,7 +148,8 @@ export interface paths {
          *     Every frame is a JSON text message (see `BuildOutputFrame`). A build that already ended
          *     answers with its stored tail and its `end` frame at once. A build running on another
          *     instance sends its stored tail and closes with 1013 (try again later, or poll
-         *     `GET …/builds/{buildId}`). A viewer more than 4 MiB behind is closed with 4008.
+         *     `GET …/builds/{buildId}`). A viewer more than 4 MiB behind is closed with 4008; a viewer
+         *     whose API key is revoked or expires is closed with 4001.
          */
         get: operations["streamImageBuildOutput"];
         put?: never;
@@ -360,6 +361,7 @@ export interface paths {
          *     | 1001 | server shutting down | reconnect (to another instance) with `after=<last seq>` |
          *     | 1011 | stream failed on the server | reconnect with `after=<seq>` from the reason or the last seq |
          *     | 4008 | viewer too slow; reason `viewer too slow; resume with after=<seq>` | reconnect with `after=<resumeAfter>` |
+         *     | 4001 | the API key was revoked or expired; reason `key revoked` or `key expired` | get a new key |
          */
         get: operations["streamEvents"];
         put?: never;

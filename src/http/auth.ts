@@ -66,6 +66,7 @@ export interface AuthDeps {
 /** Resolves the caller of a request from its token; throws 401 for a missing, unknown, wrong or expired one. */
 export function makeAuthenticator(deps: AuthDeps) {
   const bootstrap = digest(deps.bootstrapToken);
+  const touched = new Map<string, number>();
   const admin: Principal = { keyId: null, actor: BOOTSTRAP, role: 'admin', groupIds: null, expiresAt: null };
   return async (request: FastifyRequest, allowBrowserFallbacks: boolean): Promise<Principal> => {
     const given = presentedToken(request, allowBrowserFallbacks);
@@ -83,9 +84,11 @@ export function makeAuthenticator(deps: AuthDeps) {
     const now = new Date();
     if (row.expiresAt && row.expiresAt <= now)
       throw new AppError('KEY_EXPIRED', `key ${row.id} expired at ${row.expiresAt.toISOString()}`);
-    void touchKey(deps.db, row.id, now, TOUCH_EVERY_MS).catch((err) =>
-      deps.log.warn({ err, keyId: row.id }, 'recording key use failed'),
-    );
+    // At most one write per key and interval from this instance; awaited, so the list shows it at once.
+    if (now.getTime() - (touched.get(row.id) ?? 0) >= TOUCH_EVERY_MS) {
+      touched.set(row.id, now.getTime());
+      await touchKey(deps.db, row.id, now, TOUCH_EVERY_MS);
+    }
     return { keyId: row.id, actor: row.id, role: row.role, groupIds: row.groupIds, expiresAt: row.expiresAt };
   };
 }

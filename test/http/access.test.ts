@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contract } from '../../src/http/route.ts';
 import { loadSpec, type Operation } from '../../src/http/spec.ts';
@@ -44,6 +45,17 @@ function url(op: Operation, req: AccessRequest): string {
   const query = new URLSearchParams(req.query ?? {}).toString();
   return query ? `${path}?${query}` : path;
 }
+
+describe('the role table', () => {
+  it("is in the README exactly as openapi.yaml's x-berth-role gives it", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const documented = [...readme.matchAll(/^\| `([A-Z]+ \/[^`]*)` \| (\w+) \|$/gm)].map(
+      (m) => `${m[1]} ${m[2]}`,
+    );
+    const contracted = [...contract().values()].map((op) => `${op.method} ${op.path} ${op.role}`);
+    expect(documented.sort()).toEqual(contracted.sort());
+  });
+});
 
 describe.each(dbKinds())('access control by role and group (%s)', (kind) => {
   let srv: TestServer;
