@@ -1,21 +1,28 @@
+import type { Buffer } from 'node:buffer';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import { makeAuthCheck } from './http/auth.ts';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { authorize, makeAuthenticator } from './http/auth.ts';
 import type { AppContext } from './http/context.ts';
 import { eventRoutes } from './http/events/routes.ts';
 import { groupRoutes } from './http/groups/routes.ts';
 import { healthRoutes } from './http/health/routes.ts';
 import { imageRoutes } from './http/images/routes.ts';
+import { keyRoutes } from './http/keys/routes.ts';
 import { messageRoutes } from './http/messages/routes.ts';
 import { mountRoutes, validateGroupContainerConfig } from './http/mounts/routes.ts';
 import { problem, sendProblem, toProblem } from './http/problem.ts';
+import type { RouteConfig } from './http/route.ts';
+import { makeScopeCheck } from './http/scope.ts';
 import { sessionRoutes } from './http/sessions/routes.ts';
+import { KeySockets } from './http/stream/key-sockets.ts';
 import { streamRoutes } from './http/stream/routes.ts';
 import { closeSocketsGoingAway, selectProtocol } from './http/stream/socket-server.ts';
 import { validatorCompiler } from './http/validation.ts';
 
 export interface BuildOptions extends AppContext {
   apiToken: string;
+  /** The secret API key digests are keyed with. */
+  keyPepper: Buffer;
   logger?: FastifyBaseLogger;
 }
 
@@ -52,7 +59,16 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     runner: opts.runner,
     images: opts.images,
   };
-  const checkAuth = makeAuthCheck(opts.apiToken);
+  const authenticate = makeAuthenticator({
+    bootstrapToken: opts.apiToken,
+    pepper: opts.keyPepper,
+    db: opts.store.db,
+    log: app.log,
+  });
+  const checkScope = makeScopeCheck(opts.store.db);
+  const sockets = new KeySockets();
+  app.decorate('keySockets', sockets);
+  app.decorateRequest('principal', null);
 
   // Registered before the auth hook: its onRequest hook marks upgrade requests, so a refused upgrade's socket is closed.
   await app.register(websocket, {
@@ -60,25 +76,23 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     preClose: closeSocketsGoingAway,
   });
 
-  app.decorateRequest('authenticated', false);
+  // The role each operation needs comes from the contract (x-berth-role); unknown routes need a key too.
   app.addHook('onRequest', async (request) => {
-    const config = request.routeOptions.config as { public?: boolean; websocket?: boolean };
-    if (config.public) {
-      // Public routes answer everyone, but say more to a caller holding the token.
-      request.authenticated = request.headers.authorization !== undefined && passes(request);
+    const config = request.routeOptions.config as Partial<RouteConfig>;
+    if (config.role === 'public') {
+      // Public routes answer everyone, but say more to a caller whose key is valid; a bad one just sees less.
+      if (request.headers.authorization !== undefined)
+        request.principal = await authenticate(request, false).catch(() => null);
       return;
     }
-    checkAuth(request, config.websocket === true);
-    request.authenticated = true;
+    request.principal = await authenticate(request, config.websocket === true);
+    if (config.operationId && config.role) authorize(request.principal, config.role, config.operationId);
   });
-  const passes = (request: FastifyRequest) => {
-    try {
-      checkAuth(request, false);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  // After validation: group-limited keys get 404 for other groups' resources.
+  app.addHook('preHandler', async (request) => {
+    if (request.principal && (request.routeOptions.config as Partial<RouteConfig>).role !== 'public')
+      await checkScope(request);
+  });
 
   app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
   app.setNotFoundHandler((request, reply) =>
@@ -96,5 +110,6 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(streamRoutes(ctx));
   await app.register(mountRoutes(ctx));
   await app.register(imageRoutes(ctx));
+  await app.register(keyRoutes(ctx, { pepper: opts.keyPepper, sockets }));
   return app;
 }

@@ -24,6 +24,7 @@ export interface Config {
   runtime: 'auto' | RuntimeName;
   image: string;
   apiToken: string | undefined;
+  keyPepperFile: string;
   agent: 'anthropic' | 'echo';
   agentTestHooks: boolean;
   idleTimeoutMs: number;
@@ -205,6 +206,12 @@ export const fields = [
     env: 'BERTH_API_TOKEN',
     parse: optional,
     doc: 'Bearer token for the API; unset generates one in the data dir.',
+  },
+  {
+    key: 'keyPepperFile',
+    env: 'BERTH_KEY_PEPPER_FILE',
+    parse: (raw, env) => path.resolve(raw || path.join(env.BERTH_DATA_DIR || './data', 'key-pepper')),
+    doc: 'Secret that API key digests are keyed with; generated when missing. Instances sharing a database share it.',
   },
   {
     key: 'agent',

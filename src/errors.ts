@@ -31,12 +31,15 @@ export const ERROR_CATALOGUE = {
   ENV_NAME_REFUSED: { status: 400, title: 'Environment variable name is reserved' },
   // 401, 403, 404, 409, 413, 415, 422, 426: who, what, and in which state.
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
+  KEY_EXPIRED: { status: 401, title: 'API key has expired' },
+  FORBIDDEN: { status: 403, title: "The key's role does not allow this operation" },
   EGRESS_DENIED: { status: 403, title: 'Egress denied by network policy' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   GROUP_NOT_FOUND: { status: 404, title: 'Group not found' },
   SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
   MESSAGE_NOT_FOUND: { status: 404, title: 'Message not found' },
   IMAGE_BUILD_NOT_FOUND: { status: 404, title: 'Image build not found' },
+  KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
   GROUP_FOLDER_TAKEN: { status: 409, title: 'Folder is taken' },
   SESSION_EXTERNAL_KEY_TAKEN: { status: 409, title: 'External key is taken' },
   IMAGE_BUILD_IN_PROGRESS: { status: 409, title: 'An image build is in progress' },
@@ -94,6 +97,7 @@ const NOT_FOUND = {
   session: 'SESSION_NOT_FOUND',
   message: 'MESSAGE_NOT_FOUND',
   'image build': 'IMAGE_BUILD_NOT_FOUND',
+  key: 'KEY_NOT_FOUND',
 } as const satisfies Record<string, ErrorCode>;
 
 export class NotFoundError extends AppError {

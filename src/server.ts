@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
+import { loadPepper } from './http/keys/secret.ts';
 import { redactPaths, requestSerializer } from './http/log-redact.ts';
 import { ImageBuilder } from './images/builder.ts';
 import type { CredentialProxy } from './proxy/credential-proxy.ts';
@@ -147,6 +148,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     runner: supervisor,
     images,
     apiToken: token,
+    keyPepper: loadPepper(config.keyPepperFile),
     logger: log,
   });
   await events.start();

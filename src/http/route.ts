@@ -3,7 +3,8 @@ import type { WebSocket } from 'ws';
 import { AppError } from '../errors.ts';
 import type { operations } from './api.d.ts';
 import { problem, sendProblem } from './problem.ts';
-import { operations as contractOperations, type Operation } from './spec.ts';
+import { assertScopable } from './scope.ts';
+import { operations as contractOperations, type Operation, type Role } from './spec.ts';
 
 /** Every operationId of openapi.yaml; route types below come from src/http/api.d.ts (generated). */
 export type OperationId = keyof operations;
@@ -40,6 +41,20 @@ export function contract(): Map<string, Operation> {
 
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
+/** What the auth hook reads from each route: the operation and the role the contract gives it. */
+export interface RouteConfig {
+  operationId: string;
+  role: Role;
+  websocket?: boolean;
+}
+
+function operation(operationId: string): Operation {
+  const op = contract().get(operationId);
+  if (!op) throw new Error(`operation ${operationId} is not in openapi.yaml`);
+  assertScopable(op);
+  return op;
+}
+
 // Fastify would also parse text/plain, which then fails as a schema error; the contract takes JSON only.
 async function requireJson(request: FastifyRequest): Promise<void> {
   const type = request.headers['content-type'];
@@ -57,13 +72,12 @@ export function route<K extends OperationId>(
   // biome-ignore lint/suspicious/noConfusingVoidType: 204 handlers return nothing
   handler: (request: RequestOf<K>, reply: FastifyReply) => Promise<ResponseOf<K> | FastifyReply | void>,
 ): void {
-  const op = contract().get(operationId);
-  if (!op) throw new Error(`operation ${operationId} is not in openapi.yaml`);
+  const op = operation(operationId);
   app.route({
     method: op.method as 'GET',
     url: op.url,
     schema: op.schema,
-    config: { operationId, public: op.public },
+    config: { operationId, role: op.role } satisfies RouteConfig,
     ...(op.schema.body ? { onRequest: requireJson } : {}),
     handler: handler as Handler,
   });
@@ -82,17 +96,20 @@ export function socketRoute<K extends OperationId>(
     socket: (socket: WebSocket, request: RequestOf<K>) => void;
   },
 ): void {
-  const op = contract().get(operationId);
-  if (!op) throw new Error(`operation ${operationId} is not in openapi.yaml`);
+  const op = operation(operationId);
   if (op.method !== 'GET') throw new Error(`WebSocket operation ${operationId} must be a GET`);
   app.route({
     method: 'GET',
     url: op.url,
     schema: op.schema,
-    config: { operationId, public: op.public, websocket: true },
+    config: { operationId, role: op.role, websocket: true } satisfies RouteConfig,
     ...(handlers.preHandler ? { preHandler: handlers.preHandler as Handler } : {}),
     handler: handlers.http,
-    wsHandler: (socket, request) => handlers.socket(socket, request as RequestOf<K>),
+    wsHandler: (socket, request) => {
+      // Tracked per key, so revoking or expiring the key closes the stream.
+      request.server.keySockets.track(socket, request.principal);
+      handlers.socket(socket, request as RequestOf<K>);
+    },
   });
 }
 

@@ -13,8 +13,13 @@ export interface Operation {
   /** OpenAPI form: `/v1/sessions/{sessionId}`. */
   path: string;
   public: boolean;
+  /** Who may call it (`x-berth-role`): no key, or a key with at least this role. */
+  role: Role;
   schema: { params?: JsonObject; querystring?: JsonObject; headers?: JsonObject; body?: JsonObject };
 }
+
+export const ROLES = ['public', 'viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
 
 export const specPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../openapi.yaml');
 
@@ -80,12 +85,21 @@ export function operations(spec: JsonObject = loadSpec()): Map<string, Operation
         | JsonObject
         | undefined;
       if (jsonBody) schema.body = jsonBody;
-      out.set(op.operationId as string, {
-        operationId: op.operationId as string,
+      const operationId = op.operationId as string;
+      const role = op['x-berth-role'] as Role;
+      const isPublic = Array.isArray(op.security) && op.security.length === 0;
+      // Every operation states its role; `public` and an empty `security` must agree.
+      if (!ROLES.includes(role) || (role === 'public') !== isPublic)
+        throw new Error(
+          `operation ${operationId}: x-berth-role must be one of ${ROLES.join(', ')} (public iff security: [])`,
+        );
+      out.set(operationId, {
+        operationId,
         method: method.toUpperCase(),
         path: p,
         url: p.replace(/\{(\w+)\}/g, ':$1'),
-        public: Array.isArray(op.security) && op.security.length === 0,
+        public: isPublic,
+        role,
         schema,
       });
     }

@@ -1,4 +1,4 @@
-import { asc, eq, gt } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
 import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
@@ -39,12 +39,17 @@ export async function getGroup(db: Queryable, id: string): Promise<GroupRow> {
 
 export async function listGroups(
   db: Queryable,
-  page: { after?: string; limit: number },
+  page: { after?: string; limit: number; ids?: string[] | undefined },
 ): Promise<GroupRow[]> {
   return db
     .select()
     .from(groups)
-    .where(page.after ? gt(groups.id, page.after) : undefined)
+    .where(
+      and(
+        page.after ? gt(groups.id, page.after) : undefined,
+        page.ids ? inArray(groups.id, page.ids) : undefined,
+      ),
+    )
     .orderBy(asc(groups.id))
     .limit(page.limit);
 }

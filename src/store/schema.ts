@@ -174,8 +174,38 @@ export const imageBuilds = pgTable(
   ],
 );
 
+export const apiKeys = pgTable('api_keys', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  role: text({ enum: ['admin', 'operator', 'viewer'] }).notNull(),
+  /** Null: every group. Ids of deleted groups may linger; they are never reused. */
+  groupIds: text().array(),
+  /** HMAC-SHA256 of the secret under the data dir's pepper; the secret itself is never stored. */
+  secretHash: text().notNull(),
+  /** The key id that created it, or `bootstrap`. */
+  createdBy: text().notNull(),
+  createdAt: now(),
+  lastUsedAt: timestamp({ withTimezone: true, mode: 'date' }),
+  expiresAt: timestamp({ withTimezone: true, mode: 'date' }),
+});
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: text().primaryKey(),
+    time: now(),
+    actor: text().notNull(),
+    action: text({ enum: ['key.create', 'key.revoke'] }).notNull(),
+    keyId: text().notNull(),
+    detail: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('audit_log_key').on(t.keyId)],
+);
+
 export type GroupRow = typeof groups.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
 export type ImageBuildRow = typeof imageBuilds.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type AuditRow = typeof auditLog.$inferSelect;

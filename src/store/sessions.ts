@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
 import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
@@ -57,9 +57,15 @@ export async function getSession(db: Queryable, id: string): Promise<SessionRow>
   return row;
 }
 
+/** The group a session belongs to, or undefined when there is no such session. */
+export async function findSessionGroup(db: Queryable, id: string): Promise<string | undefined> {
+  const [row] = await db.select({ groupId: sessions.groupId }).from(sessions).where(eq(sessions.id, id));
+  return row?.groupId;
+}
+
 export async function listSessions(
   db: Queryable,
-  page: { after?: string; limit: number; groupId?: string },
+  page: { after?: string; limit: number; groupId?: string; groupIds?: string[] | undefined },
 ): Promise<SessionRow[]> {
   return db
     .select()
@@ -68,6 +74,7 @@ export async function listSessions(
       and(
         page.after ? gt(sessions.id, page.after) : undefined,
         page.groupId ? eq(sessions.groupId, page.groupId) : undefined,
+        page.groupIds ? inArray(sessions.groupId, page.groupIds) : undefined,
       ),
     )
     .orderBy(asc(sessions.id))

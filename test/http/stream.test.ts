@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientOptions, WebSocket } from 'ws';
 import type { EventKind } from '../../src/events/event-log.ts';
+import { KeySockets } from '../../src/http/stream/key-sockets.ts';
 import { streamRoutes } from '../../src/http/stream/routes.ts';
 import { closeSocketsGoingAway, selectProtocol } from '../../src/http/stream/socket-server.ts';
 import { validatorCompiler } from '../../src/http/validation.ts';
@@ -388,6 +389,7 @@ describe.each(dbKinds())('session event stream over WebSocket (%s)', (dbKind) =>
     // The same stream plugin on the same event log, with a short ping period.
     const app = Fastify();
     app.setValidatorCompiler(validatorCompiler);
+    app.decorate('keySockets', new KeySockets());
     await app.register(websocket, {
       options: { handleProtocols: selectProtocol },
       preClose: closeSocketsGoingAway,

@@ -5,6 +5,7 @@ import { sessionIdsOfGroup } from '../../store/sessions.ts';
 import type { AppContext } from '../context.ts';
 import { presentGroup } from '../present.ts';
 import { page, route } from '../route.ts';
+import { groupScope } from '../scope.ts';
 
 export function groupRoutes(
   ctx: AppContext,
@@ -22,7 +23,8 @@ export function groupRoutes(
 
     route(app, 'listGroups', async (request) => {
       const q = request.query;
-      return page(await listGroups(db, { after: q.cursor, limit: q.limit + 1 }), q.limit, presentGroup);
+      const rows = await listGroups(db, { after: q.cursor, limit: q.limit + 1, ids: groupScope(request) });
+      return page(rows, q.limit, presentGroup);
     });
 
     route(app, 'getGroup', async (request) => {

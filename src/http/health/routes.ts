@@ -18,7 +18,7 @@ export function healthRoutes(ctx: AppContext) {
       const ready = Object.values(checks).every((c) => c.ok);
       reply.code(ready ? 200 : 503);
       // Details name the proxy address and runtime version: only callers with the token see them.
-      if (request.authenticated) return { ready, checks };
+      if (request.principal) return { ready, checks };
       const bare = (c: Check) => ({ ok: c.ok });
       return {
         ready,

@@ -10,6 +10,7 @@ import {
 import type { AppContext } from '../context.ts';
 import { presentSession } from '../present.ts';
 import { page, route } from '../route.ts';
+import { groupScope } from '../scope.ts';
 
 export function sessionRoutes(ctx: AppContext) {
   return async (app: FastifyInstance) => {
@@ -31,7 +32,8 @@ export function sessionRoutes(ctx: AppContext) {
 
     route(app, 'listSessions', async (request) => {
       const q = request.query;
-      const rows = await listSessions(db, { after: q.cursor, limit: q.limit + 1, groupId: q.groupId });
+      const scope = { groupId: q.groupId, groupIds: groupScope(request) };
+      const rows = await listSessions(db, { after: q.cursor, limit: q.limit + 1, ...scope });
       return page(rows, q.limit, presentSession);
     });
 
