@@ -9,6 +9,7 @@ import { imageRoutes } from './http/images/routes.ts';
 import { messageRoutes } from './http/messages/routes.ts';
 import { mountRoutes, validateGroupContainerConfig } from './http/mounts/routes.ts';
 import { problem, sendProblem, toProblem } from './http/problem.ts';
+import { scheduleRoutes } from './http/schedules/routes.ts';
 import { sessionRoutes } from './http/sessions/routes.ts';
 import { streamRoutes } from './http/stream/routes.ts';
 import { closeSocketsGoingAway, selectProtocol } from './http/stream/socket-server.ts';
@@ -41,6 +42,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     events: opts.events,
     runner: opts.runner,
     images: opts.images,
+    schedules: opts.schedules,
   };
   const checkAuth = makeAuthCheck(opts.apiToken);
 
@@ -72,5 +74,6 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(streamRoutes(ctx));
   await app.register(mountRoutes(ctx));
   await app.register(imageRoutes(ctx));
+  await app.register(scheduleRoutes(ctx));
   return app;
 }

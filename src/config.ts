@@ -44,6 +44,11 @@ export interface Config {
   buildTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   timezone: string;
+  scheduleTimezone: string;
+  schedulePollMs: number;
+  scheduleCatchUpMs: number;
+  scheduleMaxFailures: number;
+  scheduleMaxPerSession: number;
   searchPath: string;
 }
 
@@ -115,6 +120,25 @@ const url =
       throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
     return value;
   };
+
+/** Whether the runtime's time zone database knows the name (IANA names, e.g. `Europe/Berlin`). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const timeZone = (raw: string | undefined, env: Env, name = ''): string => {
+  if (raw !== undefined && raw !== '') {
+    if (!isTimeZone(raw)) throw new ConfigError(`${name} must be an IANA time zone, got "${raw}"`);
+    return raw;
+  }
+  // TZ may hold a POSIX rule or a path (":/etc/localtime"), which schedules cannot use.
+  return env.TZ && isTimeZone(env.TZ) ? env.TZ : 'UTC';
+};
 
 function redact(value: string): string {
   return value.replace(/\/\/[^@/]*@/, '//***@');
@@ -309,6 +333,36 @@ export const fields = [
     doc: 'Log level.',
   },
   { key: 'timezone', env: 'TZ', parse: str('UTC'), doc: 'Time zone passed to agents.' },
+  {
+    key: 'scheduleTimezone',
+    env: 'BERTH_SCHEDULE_TIMEZONE',
+    parse: timeZone,
+    doc: 'IANA time zone of schedules that name none; unset uses `TZ` when it is an IANA name, else UTC.',
+  },
+  {
+    key: 'schedulePollMs',
+    env: 'BERTH_SCHEDULE_POLL_MS',
+    parse: int(1000, 50, MINUTE),
+    doc: 'How often each instance looks for due schedule ticks.',
+  },
+  {
+    key: 'scheduleCatchUpMs',
+    env: 'BERTH_SCHEDULE_CATCH_UP_MS',
+    parse: int(60 * MINUTE, 0, 7 * 24 * 60 * MINUTE),
+    doc: 'A tick found this late (e.g. berth was down) still fires once; later ones are recorded as missed.',
+  },
+  {
+    key: 'scheduleMaxFailures',
+    env: 'BERTH_SCHEDULE_MAX_FAILURES',
+    parse: int(3, 1, 1000),
+    doc: 'A schedule whose last this many messages failed is paused.',
+  },
+  {
+    key: 'scheduleMaxPerSession',
+    env: 'BERTH_SCHEDULE_MAX_PER_SESSION',
+    parse: int(50, 1, 10_000),
+    doc: 'Schedules one session may have.',
+  },
   {
     key: 'searchPath',
     env: 'PATH',

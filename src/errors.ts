@@ -27,6 +27,12 @@ export const ERROR_CATALOGUE = {
   MOUNT_NOT_ALLOWED_ROOT: { status: 400, title: 'Host path is outside every allowed root' },
   MOUNT_RW_DENIED: { status: 400, title: 'Read-write mount is not allowed' },
   MOUNT_COLLISION: { status: 400, title: 'Mounts collide' },
+  SCHEDULE_TRIGGER_INVALID: { status: 400, title: 'Give exactly one of cron, everyMs or at' },
+  SCHEDULE_CRON_INVALID: { status: 400, title: 'Cron expression is invalid' },
+  SCHEDULE_INTERVAL_TOO_SHORT: { status: 400, title: 'Interval is below the floor' },
+  SCHEDULE_AT_PAST: { status: 400, title: 'One-off time is not in the future' },
+  SCHEDULE_TIMEZONE_INVALID: { status: 400, title: 'Time zone is not an IANA name' },
+  SCHEDULE_LIMIT_REACHED: { status: 400, title: 'Session has too many schedules' },
   // 401, 404, 409, 413, 415, 426: who, what, and in which state.
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
@@ -34,10 +40,12 @@ export const ERROR_CATALOGUE = {
   SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
   MESSAGE_NOT_FOUND: { status: 404, title: 'Message not found' },
   IMAGE_BUILD_NOT_FOUND: { status: 404, title: 'Image build not found' },
+  SCHEDULE_NOT_FOUND: { status: 404, title: 'Schedule not found' },
   GROUP_FOLDER_TAKEN: { status: 409, title: 'Folder is taken' },
   SESSION_EXTERNAL_KEY_TAKEN: { status: 409, title: 'External key is taken' },
   IMAGE_BUILD_IN_PROGRESS: { status: 409, title: 'An image build is in progress' },
   IMAGE_BUILD_FINISHED: { status: 409, title: 'Image build has finished' },
+  SCHEDULE_COMPLETED: { status: 409, title: 'One-off schedule has fired' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   UPGRADE_REQUIRED: { status: 426, title: 'WebSocket upgrade required' },
@@ -85,6 +93,7 @@ const NOT_FOUND = {
   session: 'SESSION_NOT_FOUND',
   message: 'MESSAGE_NOT_FOUND',
   'image build': 'IMAGE_BUILD_NOT_FOUND',
+  schedule: 'SCHEDULE_NOT_FOUND',
 } as const satisfies Record<string, ErrorCode>;
 
 export class NotFoundError extends AppError {

@@ -9,6 +9,7 @@ import type { CredentialProxy } from './proxy/credential-proxy.ts';
 import { createCredentialSource } from './proxy/credentials.ts';
 import { startProxyFor } from './proxy/start.ts';
 import { type ContainerRuntime, detectRuntime } from './runtime/index.ts';
+import { Scheduler } from './schedules/scheduler.ts';
 import { identities, isPredecessorOf } from './sessions/identity.ts';
 import { Launcher } from './sessions/launcher.ts';
 import { Reconciler } from './sessions/reconciler.ts';
@@ -23,6 +24,7 @@ export interface Parts {
   proxy: CredentialProxy | undefined;
   reconciler: Reconciler | undefined;
   images: ImageBuilder;
+  schedules: Scheduler;
   instanceId: string;
   installId: string;
 }
@@ -40,7 +42,7 @@ export interface Server {
 
 /**
  * The one wiring file: store → events → runtime, proxy → launcher → supervisor → images → reconciler →
- * HTTP app. A missing runtime or proxy is reported (readiness, wake errors), not fatal. Does not listen.
+ * schedules → HTTP app. A missing runtime or proxy is reported (readiness, wake errors), not fatal. Does not listen.
  */
 export async function createServer(config: Config, opts: { store?: Store } = {}): Promise<Server> {
   // The data dir is also the runtime CLIs' working directory, so it exists before anything runs.
@@ -110,16 +112,26 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     reconciler.start(config.reconcileIntervalMs);
   }
 
+  const schedules = new Scheduler({
+    config,
+    store,
+    events,
+    messageQueued: (sessionId) => supervisor.messageQueued(sessionId),
+    log,
+  });
+
   const app = await buildApp({
     config,
     store,
     events,
     runner: supervisor,
     images,
+    schedules,
     apiToken: token,
     logger: log,
   });
   await events.start();
+  schedules.start();
   const prune = setInterval(
     () =>
       void pruneEvents(store.db, {
@@ -132,12 +144,22 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     app,
     store,
     events,
-    parts: { supervisor, runtime, proxy: started.proxy, reconciler, images, instanceId, installId },
+    parts: {
+      supervisor,
+      runtime,
+      proxy: started.proxy,
+      reconciler,
+      images,
+      schedules,
+      instanceId,
+      installId,
+    },
     apiToken: token,
     tokenGenerated: generated,
     async close() {
       clearInterval(prune);
       await app.close();
+      await schedules.close();
       await reconciler?.stop();
       await images.close();
       await supervisor.close();

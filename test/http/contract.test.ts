@@ -39,6 +39,7 @@ const fill = (path: string) =>
     .replace('{sessionId}', 'ses_000000000000000000000')
     .replace('{messageId}', 'msg_000000000000000000000')
     .replace('{buildId}', 'bld_000000000000000000000')
+    .replace('{scheduleId}', 'sch_000000000000000000000')
     .replace('{externalKey}', 'some-key');
 
 describe('openapi.yaml', () => {
