@@ -695,7 +695,9 @@ export interface components {
          * @description One entry of a session's timeline. `output` events carry an agent reply
          *     (`data.text`, `data.inReplyTo`); `log` events a stderr or stdout line
          *     (`data.line`); `lifecycle` events a wake, exit, warning or delivery failure
-         *     (`data.type`).
+         *     (`data.type`), or a schedule's `schedule_fired` (`scheduleId`, `messageId`,
+         *     `plannedAt`), `schedule_missed` (`scheduleId`, `plannedAt`, `before`) or
+         *     `schedule_paused` (`scheduleId`, `reason`).
          */
         Event: {
             seq: number;
