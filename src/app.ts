@@ -12,6 +12,7 @@ import { messageRoutes } from './http/messages/routes.ts';
 import { mountRoutes, validateGroupContainerConfig } from './http/mounts/routes.ts';
 import { problem, sendProblem, toProblem } from './http/problem.ts';
 import type { RouteConfig } from './http/route.ts';
+import { scheduleRoutes } from './http/schedules/routes.ts';
 import { makeScopeCheck } from './http/scope.ts';
 import { sessionRoutes } from './http/sessions/routes.ts';
 import { KeySockets } from './http/stream/key-sockets.ts';
@@ -58,6 +59,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     events: opts.events,
     runner: opts.runner,
     images: opts.images,
+    schedules: opts.schedules,
   };
   const authenticate = makeAuthenticator({
     bootstrapToken: opts.apiToken,
@@ -111,5 +113,6 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(mountRoutes(ctx));
   await app.register(imageRoutes(ctx));
   await app.register(keyRoutes(ctx, { pepper: opts.keyPepper, sockets }));
+  await app.register(scheduleRoutes(ctx));
   return app;
 }

@@ -29,6 +29,12 @@ export const ERROR_CATALOGUE = {
   MOUNT_COLLISION: { status: 400, title: 'Mounts collide' },
   EGRESS_BAD_REQUEST: { status: 400, title: 'Egress request is malformed' },
   ENV_NAME_REFUSED: { status: 400, title: 'Environment variable name is reserved' },
+  SCHEDULE_TRIGGER_INVALID: { status: 400, title: 'Give exactly one of cron, everyMs or at' },
+  SCHEDULE_CRON_INVALID: { status: 400, title: 'Cron expression is invalid' },
+  SCHEDULE_INTERVAL_TOO_SHORT: { status: 400, title: 'Interval is below the floor' },
+  SCHEDULE_AT_PAST: { status: 400, title: 'One-off time is not in the future' },
+  SCHEDULE_TIMEZONE_INVALID: { status: 400, title: 'Time zone is not an IANA name' },
+  SCHEDULE_LIMIT_REACHED: { status: 400, title: 'Session has too many schedules' },
   // 401, 403, 404, 409, 413, 415, 422, 426: who, what, and in which state.
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
   KEY_EXPIRED: { status: 401, title: 'API key has expired' },
@@ -40,10 +46,12 @@ export const ERROR_CATALOGUE = {
   MESSAGE_NOT_FOUND: { status: 404, title: 'Message not found' },
   IMAGE_BUILD_NOT_FOUND: { status: 404, title: 'Image build not found' },
   KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
+  SCHEDULE_NOT_FOUND: { status: 404, title: 'Schedule not found' },
   GROUP_FOLDER_TAKEN: { status: 409, title: 'Folder is taken' },
   SESSION_EXTERNAL_KEY_TAKEN: { status: 409, title: 'External key is taken' },
   IMAGE_BUILD_IN_PROGRESS: { status: 409, title: 'An image build is in progress' },
   IMAGE_BUILD_FINISHED: { status: 409, title: 'Image build has finished' },
+  SCHEDULE_COMPLETED: { status: 409, title: 'One-off schedule has fired' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body is too large' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused with a different body' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
@@ -98,6 +106,7 @@ const NOT_FOUND = {
   message: 'MESSAGE_NOT_FOUND',
   'image build': 'IMAGE_BUILD_NOT_FOUND',
   key: 'KEY_NOT_FOUND',
+  schedule: 'SCHEDULE_NOT_FOUND',
 } as const satisfies Record<string, ErrorCode>;
 
 export class NotFoundError extends AppError {

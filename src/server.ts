@@ -12,6 +12,7 @@ import type { CredentialProxy } from './proxy/credential-proxy.ts';
 import { createCredentialSource } from './proxy/credentials.ts';
 import { startProxyFor } from './proxy/start.ts';
 import { type ContainerRuntime, detectRuntime } from './runtime/index.ts';
+import { Scheduler } from './schedules/scheduler.ts';
 import { identities, isPredecessorOf } from './sessions/identity.ts';
 import { Launcher } from './sessions/launcher.ts';
 import { Reconciler } from './sessions/reconciler.ts';
@@ -26,6 +27,7 @@ export interface Parts {
   proxy: CredentialProxy | undefined;
   reconciler: Reconciler | undefined;
   images: ImageBuilder;
+  schedules: Scheduler;
   instanceId: string;
   installId: string;
 }
@@ -50,7 +52,7 @@ function clearedRunDir(dataDir: string): string {
 
 /**
  * The one wiring file: store → events → runtime, proxy → launcher → supervisor → images → reconciler →
- * HTTP app. A missing runtime or proxy is reported (readiness, wake errors), not fatal. Does not listen.
+ * schedules → HTTP app. A missing runtime or proxy is reported (readiness, wake errors), not fatal. Does not listen.
  */
 export async function createServer(config: Config, opts: { store?: Store } = {}): Promise<Server> {
   // The data dir is also the runtime CLIs' working directory, so it exists before anything runs.
@@ -141,17 +143,27 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     reconciler.start(config.reconcileIntervalMs, Math.min(2000, Math.max(250, config.leaseMs / 4)));
   }
 
+  const schedules = new Scheduler({
+    config,
+    store,
+    events,
+    messageQueued: (sessionId) => supervisor.messageQueued(sessionId),
+    log,
+  });
+
   const app = await buildApp({
     config,
     store,
     events,
     runner: supervisor,
     images,
+    schedules,
     apiToken: token,
     keyPepper: loadPepper(config.keyPepperFile),
     logger: log,
   });
   await events.start();
+  schedules.start();
   const prune = setInterval(
     () =>
       void pruneEvents(store.db, {
@@ -164,12 +176,22 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     app,
     store,
     events,
-    parts: { supervisor, runtime, proxy: started.proxy, reconciler, images, instanceId, installId },
+    parts: {
+      supervisor,
+      runtime,
+      proxy: started.proxy,
+      reconciler,
+      images,
+      schedules,
+      instanceId,
+      installId,
+    },
     apiToken: token,
     tokenGenerated: generated,
     async close() {
       clearInterval(prune);
       await app.close();
+      await schedules.close();
       await reconciler?.stop();
       await images.close();
       await supervisor.close();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { configTable, README, withConfigTable } from '../scripts/config-docs.ts';
 import { fields } from '../src/config.ts';
-import { configTable, README, withConfigTable } from '../src/config-docs.ts';
 
 describe('README configuration table', () => {
   it('is the one generated from src/config.ts (run `npm run docs:config` after changing a setting)', () => {

@@ -155,6 +155,30 @@ describe('loadConfig', () => {
   });
 });
 
+describe('schedule settings', () => {
+  it('default to TZ when it is an IANA name, else UTC', () => {
+    expect(loadConfig({}).scheduleTimezone).toBe('UTC');
+    expect(loadConfig({ TZ: 'Asia/Tokyo' }).scheduleTimezone).toBe('Asia/Tokyo');
+    expect(loadConfig({ TZ: ':/etc/localtime' }).scheduleTimezone).toBe('UTC');
+    expect(loadConfig({ TZ: 'Asia/Tokyo', BERTH_SCHEDULE_TIMEZONE: 'Europe/Paris' }).scheduleTimezone).toBe(
+      'Europe/Paris',
+    );
+    expect(loadConfig({})).toMatchObject<Partial<Config>>({
+      schedulePollMs: 1000,
+      scheduleCatchUpMs: 3_600_000,
+      scheduleMaxFailures: 3,
+      scheduleMaxPerSession: 50,
+    });
+  });
+
+  it('refuses a time zone that is not an IANA name and a poll period below 50 ms', () => {
+    expect(errorOf({ BERTH_SCHEDULE_TIMEZONE: 'Moon/Base' }).message).toMatch(
+      /BERTH_SCHEDULE_TIMEZONE must be an IANA time zone/,
+    );
+    expect(errorOf({ BERTH_SCHEDULE_POLL_MS: '10' }).message).toMatch(/BERTH_SCHEDULE_POLL_MS/);
+  });
+});
+
 describe('resolveApiToken', () => {
   it('returns a configured token without writing a file', () => {
     const dataDir = path.join(tmp, 'configured');

@@ -311,6 +311,80 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /** The session's schedules, oldest first. */
+        get: operations["listSessionSchedules"];
+        put?: never;
+        /**
+         * Schedule a message for the session, recurring or once.
+         * @description Each firing posts `text` as an ordinary message (idempotency key
+         *     `schedule:<scheduleId>:<planned time>`), so it is stored, delivered, redelivered and
+         *     reported like any other, and a `schedule_fired` lifecycle event links the message, the
+         *     schedule and the planned time. Each planned time fires once however many instances
+         *     share the database. A tick found late (berth was down) fires once if it is within
+         *     `BERTH_SCHEDULE_CATCH_UP_MS`, else a `schedule_missed` event records it. After
+         *     `BERTH_SCHEDULE_MAX_FAILURES` failed messages in a row the schedule is paused
+         *     (`schedule_paused` event).
+         */
+        post: operations["createSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/schedules/{scheduleId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+                scheduleId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        /** One schedule. */
+        get: operations["getSchedule"];
+        put?: never;
+        post?: never;
+        /** Delete a schedule; messages it already posted stay. */
+        delete: operations["deleteSchedule"];
+        options?: never;
+        head?: never;
+        /**
+         * Pause, resume or edit a schedule.
+         * @description `paused: true` stops firing; `paused: false` resumes, planning the next tick from now.
+         *     A new `cron`, `everyMs` or `at` replaces the trigger (and re-arms a one-off that has
+         *     fired); resuming a fired one-off without a new `at` is `409 SCHEDULE_COMPLETED`.
+         */
+        patch: operations["updateSchedule"];
+        trace?: never;
+    };
+    "/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Schedules across sessions, oldest first. */
+        get: operations["listSchedules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{sessionId}/events": {
         parameters: {
             query?: never;
@@ -698,10 +772,87 @@ export interface components {
             replies: components["schemas"]["Event"][];
         };
         /**
+         * @description A standard 5-field cron expression (minute hour day-of-month month day-of-week;
+         *     `@daily`-style nicknames too), evaluated in `timezone`. Across DST changes a fixed
+         *     time the clock skips runs right after the gap and a repeated one runs once; `*`,
+         *     step, range or list patterns skip the gap and run in both repeats (croner's
+         *     documented rules, after Vixie cron).
+         * @example 0 9 * * *
+         */
+        ScheduleCron: string;
+        /** @description Fire every this many milliseconds, from creation (or resume); at least 1000. */
+        ScheduleEveryMs: number;
+        /**
+         * Format: date-time
+         * @description Fire once at this time, which must be in the future.
+         */
+        ScheduleAt: string;
+        /**
+         * @description IANA time zone name for `cron`; default `BERTH_SCHEDULE_TIMEZONE`.
+         * @example Europe/Berlin
+         */
+        ScheduleTimezone: string;
+        /** @description The message posted at each firing. */
+        ScheduleText: string;
+        /**
+         * @description Exactly one of `cron`, `everyMs` or `at`. Refused with 400 and nothing stored:
+         *     `SCHEDULE_TRIGGER_INVALID` (none or several), `SCHEDULE_CRON_INVALID`,
+         *     `SCHEDULE_INTERVAL_TOO_SHORT`, `SCHEDULE_AT_PAST`, `SCHEDULE_TIMEZONE_INVALID`,
+         *     `SCHEDULE_LIMIT_REACHED` (`BERTH_SCHEDULE_MAX_PER_SESSION`).
+         */
+        ScheduleCreate: {
+            text: components["schemas"]["ScheduleText"];
+            cron?: components["schemas"]["ScheduleCron"];
+            everyMs?: components["schemas"]["ScheduleEveryMs"];
+            at?: components["schemas"]["ScheduleAt"];
+            timezone?: components["schemas"]["ScheduleTimezone"];
+        };
+        /** @description At most one of `cron`, `everyMs` or `at`; absent fields stay as they are. */
+        ScheduleUpdate: {
+            text?: components["schemas"]["ScheduleText"];
+            cron?: components["schemas"]["ScheduleCron"];
+            everyMs?: components["schemas"]["ScheduleEveryMs"];
+            at?: components["schemas"]["ScheduleAt"];
+            timezone?: components["schemas"]["ScheduleTimezone"];
+            /** @description true pauses; false resumes, planning from now. */
+            paused?: boolean;
+        };
+        Schedule: {
+            id: components["schemas"]["Id"];
+            sessionId: components["schemas"]["Id"];
+            groupId: components["schemas"]["Id"];
+            text: string;
+            cron: string | null;
+            everyMs: number | null;
+            at: components["schemas"]["Timestamp"] | null;
+            timezone: string;
+            /**
+             * @description `completed`: a one-off that has fired.
+             * @enum {string}
+             */
+            status: "active" | "paused" | "completed";
+            /** @description `requested` by a PATCH, or `failures` after too many failed messages in a row. */
+            pausedReason: ("requested" | "failures") | null;
+            /** @description The next planned time; null while paused or completed. */
+            nextRunAt: components["schemas"]["Timestamp"] | null;
+            /** @description The planned time of the last firing. */
+            lastRunAt: components["schemas"]["Timestamp"] | null;
+            lastMessageId: components["schemas"]["Id"] | null;
+            runCount: number;
+            createdAt: components["schemas"]["Timestamp"];
+            updatedAt: components["schemas"]["Timestamp"];
+        };
+        SchedulePage: {
+            items: components["schemas"]["Schedule"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        /**
          * @description One entry of a session's timeline. `output` events carry an agent reply
          *     (`data.text`, `data.inReplyTo`); `log` events a stderr or stdout line
          *     (`data.line`); `lifecycle` events a wake, exit, warning or delivery failure
-         *     (`data.type`).
+         *     (`data.type`), or a schedule's `schedule_fired` (`scheduleId`, `messageId`,
+         *     `plannedAt`), `schedule_missed` (`scheduleId`, `plannedAt`, `before`) or
+         *     `schedule_paused` (`scheduleId`, `reason`).
          */
         Event: {
             seq: number;
@@ -786,7 +937,7 @@ export interface components {
              * @description Stable machine-readable code from berth's error catalogue (src/errors.ts).
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "IMAGE_APT_UNSUPPORTED" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "IMAGE_APT_UNSUPPORTED" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_UNAVAILABLE";
             /** @description Each validation problem, when there are several (the first 20; `errorCount` says how many in all). */
             errors?: {
                 path: string;
@@ -1568,6 +1719,180 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listSessionSchedules: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of schedules. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    createSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleCreate"];
+            };
+        };
+        responses: {
+            /** @description Created; `nextRunAt` is the first planned time. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    getSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+                scheduleId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    deleteSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+                scheduleId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    updateSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+                scheduleId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleUpdate"];
+            };
+        };
+        responses: {
+            /** @description The updated schedule. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Schedule"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+        };
+    };
+    listSchedules: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+                /** @description Only the schedules of this group's sessions. */
+                groupId?: components["schemas"]["Id"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of schedules. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SchedulePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
         };
     };
     listEvents: {

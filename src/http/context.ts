@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
 import type { ImageBuilder } from '../images/builder.ts';
+import type { Scheduler } from '../schedules/scheduler.ts';
 import type { SessionControl } from '../sessions/control.ts';
 import type { Store } from '../store/db.ts';
 
@@ -11,4 +12,5 @@ export interface AppContext {
   events: EventLog;
   runner: SessionControl;
   images: ImageBuilder;
+  schedules: Scheduler;
 }

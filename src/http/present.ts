@@ -1,4 +1,11 @@
-import type { EventRow, GroupRow, ImageBuildRow, MessageRow, SessionRow } from '../store/schema.ts';
+import type {
+  EventRow,
+  GroupRow,
+  ImageBuildRow,
+  MessageRow,
+  ScheduleRow,
+  SessionRow,
+} from '../store/schema.ts';
 
 // Rows become API objects here, and only here, so the contract has one translation.
 export const presentGroup = (g: GroupRow) => ({
@@ -60,4 +67,23 @@ export const presentImageBuild = (b: ImageBuildRow, now = new Date()) => ({
   createdAt: b.createdAt.toISOString(),
   startedAt: b.startedAt?.toISOString() ?? null,
   finishedAt: b.finishedAt?.toISOString() ?? null,
+});
+
+export const presentSchedule = (s: ScheduleRow) => ({
+  id: s.id,
+  sessionId: s.sessionId,
+  groupId: s.groupId,
+  text: s.text,
+  cron: s.cron,
+  everyMs: s.everyMs,
+  at: s.at?.toISOString() ?? null,
+  timezone: s.timezone,
+  status: s.status,
+  pausedReason: s.pausedReason,
+  nextRunAt: s.nextRunAt?.toISOString() ?? null,
+  lastRunAt: s.lastRunAt?.toISOString() ?? null,
+  lastMessageId: s.lastMessageId,
+  runCount: s.runCount,
+  createdAt: s.createdAt.toISOString(),
+  updatedAt: s.updatedAt.toISOString(),
 });

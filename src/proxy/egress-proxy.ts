@@ -2,9 +2,9 @@ import { lookup } from 'node:dns/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { allowedBy, type HostRule, normalHost } from '../config/host-rules.ts';
 import { ERROR_CATALOGUE } from '../errors.ts';
 import { endToEndHeaders } from './headers.ts';
-import { allowedBy, type HostRule, normalHost } from './host-rules.ts';
 
 /** Who a connection belongs to; fixed by the run socket it arrived on. */
 export interface EgressContext {

@@ -1,4 +1,4 @@
-import { type HostRule, parseHostRule, parseHostRules } from './host-rules.ts';
+import { type HostRule, parseHostRule, parseHostRules } from '../config/host-rules.ts';
 import { CONTAINER_SOCKET_DIR } from './run-sockets.ts';
 
 /** none: only the model, through the credential proxy. allowlist: plus listed hosts through the egress proxy. open: the runtime's bridge. */

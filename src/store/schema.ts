@@ -202,6 +202,41 @@ export const auditLog = pgTable(
   (t) => [index('audit_log_key').on(t.keyId)],
 );
 
+/** Scheduled messages: a cron, an interval or a one-off time; `nextRunAt` is the tick to claim next. */
+export const schedules = pgTable(
+  'schedules',
+  {
+    id: text().primaryKey(),
+    sessionId: text()
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    // A session never changes group: kept here so listing a group's schedules needs no join.
+    groupId: text().notNull(),
+    text: text().notNull(),
+    cron: text(),
+    everyMs: bigint({ mode: 'number' }),
+    at: timestamp({ withTimezone: true, mode: 'date' }),
+    timezone: text().notNull(),
+    status: text({ enum: ['active', 'paused', 'completed'] })
+      .notNull()
+      .default('active'),
+    pausedReason: text({ enum: ['requested', 'failures'] }),
+    nextRunAt: timestamp({ withTimezone: true, mode: 'date' }),
+    lastRunAt: timestamp({ withTimezone: true, mode: 'date' }),
+    lastMessageId: text(),
+    runCount: integer().notNull().default(0),
+    /** Failed firings are counted from here (creation or the last resume). */
+    failuresSince: now(),
+    createdAt: now(),
+    updatedAt: now(),
+  },
+  (t) => [
+    index('schedules_due').on(t.nextRunAt).where(sql`${t.status} = 'active'`),
+    index('schedules_session').on(t.sessionId, t.id),
+    index('schedules_group').on(t.groupId, t.id),
+  ],
+);
+
 export type GroupRow = typeof groups.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
@@ -209,3 +244,4 @@ export type EventRow = typeof events.$inferSelect;
 export type ImageBuildRow = typeof imageBuilds.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
+export type ScheduleRow = typeof schedules.$inferSelect;

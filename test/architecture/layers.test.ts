@@ -5,13 +5,14 @@ import { describe, expect, it } from 'vitest';
 const src = path.resolve(import.meta.dirname, '../../src');
 
 /**
- * Dependencies point one way: http → sessions|images → runtime|proxy|mounts|protocol → events → store.
+ * Dependencies point one way: http → sessions|schedules|images → runtime|proxy|mounts|protocol → events → store.
  * The wiring files (main, server, app) may import anything; config and errors are importable by every
  * folder except runtime and protocol, which import nothing of berth's outside their own folder.
  */
 const LEVEL: Record<string, number> = {
   http: 5,
   sessions: 4,
+  schedules: 4,
   images: 4,
   runtime: 3,
   proxy: 3,
@@ -21,7 +22,7 @@ const LEVEL: Record<string, number> = {
   store: 1,
 };
 const WIRING = new Set(['main.ts', 'server.ts', 'app.ts']);
-const SHARED = new Set(['config.ts', 'errors.ts', 'logger.ts']);
+const SHARED = new Set(['config.ts', 'config', 'errors.ts', 'logger.ts']);
 const SEALED = new Set(['runtime', 'protocol']);
 
 function files(dir: string): string[] {

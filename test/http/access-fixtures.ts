@@ -2,6 +2,7 @@ import {
   type GroupWorld,
   newGroup,
   newKey,
+  newSchedule,
   newSession,
   queuedBuild,
   type Side,
@@ -38,6 +39,10 @@ const noRuntime = (status: number) => ({
 });
 const inGroup = (w: World, side: Side) => ({ groupId: w[side].group.id });
 const inSession = (w: World, side: Side) => ({ sessionId: w[side].session.id });
+const inSchedule = async (w: World, side: Side) => ({
+  ...inSession(w, side),
+  scheduleId: (await newSchedule(w.srv, w[side].session.id)).id,
+});
 const onlyOwn = (request: AccessRequest) => (_w: World, side: Side) => (side === 'own' ? request : undefined);
 
 /**
@@ -85,6 +90,17 @@ export const FIXTURES: Record<string, Fixture> = {
 
   listEvents: { request: (w, side) => ({ params: inSession(w, side) }) },
   streamEvents: { request: (w, side) => ({ params: inSession(w, side), query: { after: '0' } }) },
+
+  createSchedule: {
+    request: (w, side) => ({ params: inSession(w, side), body: { text: 'daily', cron: '0 9 * * *' } }),
+  },
+  listSessionSchedules: { request: (w, side) => ({ params: inSession(w, side) }) },
+  listSchedules: { request: (w, side) => (side === 'own' ? {} : { query: inGroup(w, side) }) },
+  getSchedule: { request: async (w, side) => ({ params: await inSchedule(w, side) }) },
+  updateSchedule: {
+    request: async (w, side) => ({ params: await inSchedule(w, side), body: { text: 'changed' } }),
+  },
+  deleteSchedule: { request: async (w, side) => ({ params: await inSchedule(w, side) }) },
 
   checkMounts: { request: onlyOwn({ body: { trust: 'member', mounts: [] } }) },
 

@@ -400,6 +400,7 @@ describe.each(dbKinds())('session event stream over WebSocket (%s)', (dbKind) =>
       events: srv.events,
       runner: srv.parts.supervisor,
       images: srv.parts.images,
+      schedules: srv.parts.schedules,
     };
     await app.register(streamRoutes(ctx, { pingIntervalMs: 50 }));
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -40,6 +40,16 @@ export async function newSession(srv: TestServer, groupId: string): Promise<Sess
   return asAdmin<Session>(srv, 'POST', '/v1/sessions', { groupId });
 }
 
+/** A paused daily schedule, so it never fires while the walk runs. */
+export async function newSchedule(srv: TestServer, sessionId: string): Promise<{ id: string }> {
+  const created = await asAdmin<{ id: string }>(srv, 'POST', `/v1/sessions/${sessionId}/schedules`, {
+    text: 'scheduled',
+    cron: '0 9 * * *',
+  });
+  await asAdmin(srv, 'PATCH', `/v1/sessions/${sessionId}/schedules/${created.id}`, { paused: true });
+  return created;
+}
+
 export async function newKey(
   srv: TestServer,
   body: { role: KeyRole; groupIds?: string[]; expiresAt?: string; name?: string },

@@ -11,6 +11,7 @@ export type Session = components['schemas']['Session'];
 export type Message = components['schemas']['Message'];
 export type Problem = components['schemas']['Problem'];
 export type ImageBuild = components['schemas']['ImageBuild'];
+export type Schedule = components['schemas']['Schedule'];
 export type Page<T> = { items: T[]; nextCursor: string | null };
 
 type JsonObject = Record<string, unknown>;

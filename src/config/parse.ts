@@ -1,0 +1,107 @@
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends AppError {
+  override name = 'ConfigError';
+  constructor(message: string) {
+    super('CONFIG_INVALID', message);
+  }
+}
+
+export interface Field<K extends keyof Config> {
+  key: K;
+  env: string;
+  parse: (raw: string | undefined, env: Env) => Config[K];
+  doc: string;
+  /** The default as the README shows it, when it depends on the machine. */
+  shown?: string;
+}
+
+export const int =
+  (fallback: number, min: number, max: number) =>
+  (raw: string | undefined, _env: Env, name = ''): number => {
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+
+export const num =
+  (fallback: number, min: number, max: number) =>
+  (raw: string | undefined, _env: Env, name = ''): number => {
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new ConfigError(`${name} must be a number between ${min} and ${max}, got "${raw}"`);
+    return n;
+  };
+
+export const oneOf =
+  <T extends string>(fallback: T, allowed: readonly T[]) =>
+  (raw: string | undefined, _env: Env, name = ''): T => {
+    if (raw === undefined || raw === '') return fallback;
+    if (!(allowed as readonly string[]).includes(raw))
+      throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+    return raw as T;
+  };
+
+export const str =
+  (fallback: string) =>
+  (raw: string | undefined): string =>
+    raw === undefined || raw === '' ? fallback : raw;
+
+export const flag =
+  (fallback: boolean) =>
+  (raw: string | undefined, _env: Env, name = ''): boolean => {
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === '1' || raw === 'true') return true;
+    if (raw === '0' || raw === 'false') return false;
+    throw new ConfigError(`${name} must be 1, 0, true or false, got "${raw}"`);
+  };
+
+export const optional = (raw: string | undefined): string | undefined =>
+  raw === undefined || raw === '' ? undefined : raw;
+
+export const url =
+  (fallback: string | undefined, protocols: string[]) =>
+  (raw: string | undefined, _env: Env, name = ''): string | undefined => {
+    const value = raw === undefined || raw === '' ? fallback : raw;
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError(`${name} must be a URL (${protocols.join(' or ')}), got "${redact(value)}"`);
+    }
+    if (!protocols.includes(parsed.protocol))
+      throw new ConfigError(`${name} must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+    return value;
+  };
+
+/** Whether the runtime's time zone database knows the name (IANA names, e.g. `Europe/Berlin`). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const timeZone = (raw: string | undefined, env: Env, name = ''): string => {
+  if (raw !== undefined && raw !== '') {
+    if (!isTimeZone(raw)) throw new ConfigError(`${name} must be an IANA time zone, got "${raw}"`);
+    return raw;
+  }
+  // TZ may hold a POSIX rule or a path (":/etc/localtime"), which schedules cannot use.
+  return env.TZ && isTimeZone(env.TZ) ? env.TZ : 'UTC';
+};
+
+export function redact(value: string): string {
+  return value.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+export const MINUTE = 60_000;
