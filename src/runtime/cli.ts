@@ -1,5 +1,5 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
@@ -7,6 +7,7 @@ import { FALLBACK_PATH } from './detect.ts';
 import type { Dialect } from './dialect.ts';
 import { envFileText } from './env.ts';
 import { RuntimeCommandError, RuntimeMissingError, tail } from './errors.ts';
+import { gatewayOf } from './gateway.ts';
 import { installHint } from './hints.ts';
 import { LineQueue, onLines } from './lines.ts';
 import { missingState } from './parse.ts';
@@ -189,7 +190,7 @@ export class CliRuntime implements ContainerRuntime {
       throw r.fail();
     }
     const info = this.dialect.parseGateway(r.stdout);
-    return info.gateway ?? interfaceAddress(info.iface) ?? firstHost(info.subnet);
+    return gatewayOf(info);
   }
 
   async version(): Promise<string> {
@@ -292,21 +293,4 @@ export class CliRuntime implements ContainerRuntime {
         }),
     };
   }
-}
-
-function interfaceAddress(name: string | undefined): string | undefined {
-  if (!name) return undefined;
-  return networkInterfaces()[name]?.find((a) => a.family === 'IPv4')?.address;
-}
-
-/** Docker gives its default bridge the subnet's first host address when IPAM lists no gateway. */
-function firstHost(subnet: string | undefined): string | undefined {
-  const match = subnet?.match(/^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/);
-  if (!match) return undefined;
-  const n = match.slice(1, 5).reduce((acc, part) => acc * 256 + Number(part), 0);
-  const prefix = Number(match[5]);
-  if (prefix > 30) return undefined;
-  const network = prefix === 0 ? 0 : n - (n % 2 ** (32 - prefix));
-  const host = network + 1;
-  return [24, 16, 8, 0].map((shift) => Math.floor(host / 2 ** shift) % 256).join('.');
 }

@@ -6,14 +6,14 @@ import type { TrafficStats } from '../proxy/credential-proxy.ts';
 import { type ContainerRuntime, oomKillCount } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
-import { pendingMessages, requeueUnacked } from '../store/messages.ts';
-import { retryWhileUnavailable } from '../store/retry.ts';
-import { recordRunEnd, recordRunStart } from '../store/runs.ts';
-import { addProxyUsage, claimWake, type ExitReason, updateRun } from '../store/sessions.ts';
+import { pendingMessages } from '../store/messages.ts';
+import { recordRunStart } from '../store/runs.ts';
+import { addProxyUsage, claimWake, updateRun } from '../store/sessions.ts';
 import type { Check, SessionControl } from './control.ts';
 import { classifyExit } from './exit-reason.ts';
 import type { Launcher } from './launcher.ts';
 import { LiveRun } from './live-run.ts';
+import { type RunEnding, type RunKey, recordRunEnding, recordSpawnFailure } from './run-end.ts';
 import { Slots } from './slots.ts';
 
 export interface RunnerDeps {
@@ -252,47 +252,10 @@ export class SessionSupervisor implements SessionControl {
   }
 
   /** Records the end of a run once and requeues what it did not finish; an unexpected end wakes the session again. */
-  async #finish(
-    key: { sessionId: string; generation: number; instanceId: string },
-    end: {
-      reason: ExitReason;
-      exitCode: number | null;
-      stdoutBytes: number;
-      stderrBytes: number;
-      detail?: string | undefined;
-      /** The engine stopped answering: no immediate re-wake; the reconciler resumes once it is back. */
-      runtimeGone?: boolean;
-    },
-  ): Promise<void> {
-    const { db } = this.#deps.store;
-    const { detail, runtimeGone, ...ended } = end;
+  async #finish(key: RunKey, end: RunEnding): Promise<void> {
+    const { detail, runtimeGone } = end;
     try {
-      // Retried while the database is unavailable: a run that ended must not leave messages `delivered`.
-      let first = false;
-      const { requeued, failed } = await retryWhileUnavailable(
-        'recording the end of a run',
-        async () => {
-          // Sticky across retries: a retry finds the run already closed by the attempt before it.
-          first =
-            (await recordRunEnd(db, { sessionId: key.sessionId, generation: key.generation, ...ended })) ||
-            first;
-          const requeue = await requeueUnacked(db, {
-            sessionId: key.sessionId,
-            generation: key.generation,
-            maxAttempts: this.#deps.config.maxAttempts,
-            reason: end.reason,
-            refundAttempt: end.runtimeGone === true,
-          });
-          await updateRun(db, key, {
-            status: 'idle',
-            lastExitCode: end.exitCode,
-            lastExitReason: end.reason,
-            clearOwner: true,
-          });
-          return requeue;
-        },
-        { log: this.#deps.log, stop: () => this.#closing, context: key },
-      );
+      const { first, requeued, failed } = await recordRunEnding(this.#deps, key, end, () => this.#closing);
       if (!first) return;
       this.#event(key.sessionId, {
         kind: 'lifecycle',
@@ -313,7 +276,7 @@ export class SessionSupervisor implements SessionControl {
         });
       }
       const retry = end.reason !== 'aborted' && !runtimeGone && !this.#closing;
-      if (retry && (await pendingMessages(db, key.sessionId, 1)).length > 0) {
+      if (retry && (await pendingMessages(this.#deps.store.db, key.sessionId, 1)).length > 0) {
         this.wake(key.sessionId).catch((err: Error) => this.#reportWakeFailure(key.sessionId, err));
       }
     } catch (err) {
@@ -321,27 +284,9 @@ export class SessionSupervisor implements SessionControl {
     }
   }
 
-  async #spawnFailed(
-    key: { sessionId: string; generation: number; instanceId: string },
-    err: Error,
-  ): Promise<void> {
+  async #spawnFailed(key: RunKey, err: Error): Promise<void> {
     this.#deps.log.warn({ err, ...key }, 'container did not start');
-    await recordRunStart(this.#deps.store.db, { ...key, containerName: '-', image: '-' }).catch(
-      () => undefined,
-    );
-    await recordRunEnd(this.#deps.store.db, {
-      ...key,
-      reason: 'spawn_error',
-      exitCode: null,
-      stdoutBytes: 0,
-      stderrBytes: 0,
-    }).catch(() => undefined);
-    await updateRun(this.#deps.store.db, key, {
-      status: 'idle',
-      lastExitReason: 'spawn_error',
-      lastExitCode: null,
-      clearOwner: true,
-    });
+    await recordSpawnFailure(this.#deps.store.db, key, this.#deps.log);
     this.#event(key.sessionId, {
       kind: 'lifecycle',
       generation: key.generation,

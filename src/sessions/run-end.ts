@@ -1,0 +1,84 @@
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Queryable, Store } from '../store/db.ts';
+import { requeueUnacked } from '../store/messages.ts';
+import { retryWhileUnavailable } from '../store/retry.ts';
+import { recordRunEnd, recordRunStart } from '../store/runs.ts';
+import { type ExitReason, updateRun } from '../store/sessions.ts';
+
+export interface RunKey {
+  sessionId: string;
+  generation: number;
+  instanceId: string;
+}
+
+export interface RunEnding {
+  reason: ExitReason;
+  exitCode: number | null;
+  stdoutBytes: number;
+  stderrBytes: number;
+  detail?: string | undefined;
+  /** The engine stopped answering: no immediate re-wake; the reconciler resumes once it is back. */
+  runtimeGone?: boolean;
+}
+
+/**
+ * Closes the run's row, puts its unacked messages back (failing those out of attempts) and marks the
+ * session idle, retried while the database is unavailable: a run that ended must not leave messages
+ * `delivered`. `first` is false when another caller already recorded this end.
+ */
+export async function recordRunEnding(
+  deps: { store: Store; config: Config; log: Logger },
+  key: RunKey,
+  end: RunEnding,
+  stopping: () => boolean,
+) {
+  const { db } = deps.store;
+  const { detail: _detail, runtimeGone: _gone, ...ended } = end;
+  let first = false;
+  const requeue = await retryWhileUnavailable(
+    'recording the end of a run',
+    async () => {
+      // Sticky across retries: a retry finds the run already closed by the attempt before it.
+      first =
+        (await recordRunEnd(db, { sessionId: key.sessionId, generation: key.generation, ...ended })) || first;
+      const result = await requeueUnacked(db, {
+        sessionId: key.sessionId,
+        generation: key.generation,
+        maxAttempts: deps.config.maxAttempts,
+        reason: end.reason,
+        refundAttempt: end.runtimeGone === true,
+      });
+      await updateRun(db, key, {
+        status: 'idle',
+        lastExitCode: end.exitCode,
+        lastExitReason: end.reason,
+        clearOwner: true,
+      });
+      return result;
+    },
+    { log: deps.log, stop: stopping, context: key },
+  );
+  return { first, ...requeue };
+}
+
+/** A container that never started still gets a run row (start and end) and leaves the session idle. */
+export async function recordSpawnFailure(db: Queryable, key: RunKey, log: Logger): Promise<void> {
+  // The run rows are history; the session row below is what must be right, so their failures are only logged.
+  await recordRunStart(db, { ...key, containerName: '-', image: '-' }).catch((err: Error) =>
+    log.warn({ err, ...key }, 'recording a failed start failed'),
+  );
+  await recordRunEnd(db, {
+    ...key,
+    reason: 'spawn_error',
+    exitCode: null,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+  }).catch((err: Error) => log.warn({ err, ...key }, 'recording a failed start failed'));
+  await updateRun(db, key, {
+    status: 'idle',
+    lastExitReason: 'spawn_error',
+    lastExitCode: null,
+    clearOwner: true,
+  });
+}
