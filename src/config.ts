@@ -15,7 +15,7 @@ export interface Config {
   runtime: 'auto' | RuntimeName;
   image: string;
   apiToken: string | undefined;
-  agent: 'anthropic' | 'echo';
+  agent: 'claude' | 'echo';
   idleTimeoutMs: number;
   hardTimeoutMs: number;
   stopGraceMs: number;
@@ -148,8 +148,8 @@ export const fields = [
   {
     key: 'agent',
     env: 'BERTH_AGENT',
-    parse: oneOf('anthropic', ['anthropic', 'echo'] as const),
-    doc: 'Agent mode passed to the runner (`echo` answers without a model).',
+    parse: oneOf('claude', ['claude', 'echo'] as const),
+    doc: 'Agent mode passed to the runner: `claude` (Claude Agent SDK with tools) or `echo` (no model; tests and benchmarks).',
   },
   {
     key: 'idleTimeoutMs',

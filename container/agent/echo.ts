@@ -3,10 +3,16 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { credentialHeaders } from './anthropic.ts';
 import { errorCode, type Turn, TurnError } from './turn.ts';
 
 /** Echo mode: answers `echo: <text>`; texts starting with `!` are test hooks (container/README.md). */
+/** The placeholder credential the host handed in; the credential proxy swaps it for the real one. */
+function credentialHeaders(env: NodeJS.ProcessEnv): Record<string, string> {
+  if (env.ANTHROPIC_API_KEY) return { 'x-api-key': env.ANTHROPIC_API_KEY };
+  if (env.CLAUDE_CODE_OAUTH_TOKEN) return { authorization: `Bearer ${env.CLAUDE_CODE_OAUTH_TOKEN}` };
+  return {};
+}
+
 export async function echoAgent(turn: Turn): Promise<void> {
   const match = /^!(\S+)\s*([\s\S]*)$/.exec(turn.text);
   if (!match) {

@@ -2,7 +2,8 @@ import { homedir } from 'node:os';
 import process from 'node:process';
 import type { Config } from '../config.ts';
 import { UnavailableError } from '../errors.ts';
-import { planMounts } from '../mounts/index.ts';
+import { agentStateDir, planMounts } from '../mounts/index.ts';
+import { agentConfigEnv } from '../protocol/agent-config.ts';
 import { newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
 import type { CredentialProxy, TrafficStats } from '../proxy/credential-proxy.ts';
@@ -32,6 +33,9 @@ export interface LauncherDeps {
   protectedPaths: string[];
 }
 
+/** The agent user's home in the image; a tmpfs per run. */
+const AGENT_HOME = '/home/agent';
+
 // Containers never run as root; when berth itself is root, session folders are handed to this user.
 const CONTAINER_USER = { uid: 1000, gid: 1000 };
 
@@ -49,7 +53,7 @@ export class Launcher {
     const cc = group.containerConfig;
     const image = cc.image ?? config.image;
     await this.#requireImage(runtime, image);
-    if (!proxy && config.agent === 'anthropic') {
+    if (!proxy && config.agent === 'claude') {
       throw new UnavailableError(
         'PROXY_UNAVAILABLE',
         this.#deps.proxyProblem ?? 'the credential proxy is not running',
@@ -76,15 +80,17 @@ export class Launcher {
     };
     const nonce = newFrameNonce();
     const grant = proxy?.issue(session.id);
+    const claudeState = await agentStateDir(config.dataDir, group.folder, owner);
     const env: Record<string, string> = {
       ...(cc.env ?? {}),
-      HOME: '/workspace',
+      HOME: AGENT_HOME,
       TZ: config.timezone,
       BERTH_SESSION_ID: session.id,
       BERTH_GROUP_ID: group.id,
       BERTH_FRAME_NONCE: nonce,
       BERTH_AGENT: config.agent,
       BERTH_HEARTBEAT_MS: String(Math.max(50, Math.min(5000, Math.floor(timeouts.hardMs / 4)))),
+      BERTH_AGENT_CONFIG: agentConfigEnv(cc),
     };
     if (proxy && proxyPlan && grant) {
       env.ANTHROPIC_BASE_URL = proxyBaseUrl(proxyPlan.containerHost, proxy.address.port);
@@ -101,16 +107,21 @@ export class Launcher {
         'berth.generation': String(session.generation),
       },
       env,
-      mounts: plan.mounts.map((m) => ({
-        hostPath: m.hostPath,
-        containerPath: m.containerPath,
-        readonly: m.readonly,
-      })),
+      mounts: [
+        ...plan.mounts.map((m) => ({
+          hostPath: m.hostPath,
+          containerPath: m.containerPath,
+          readonly: m.readonly,
+        })),
+        // The SDK's state (transcripts, settings) per group, so a new container resumes a conversation.
+        { hostPath: claudeState, containerPath: `${AGENT_HOME}/.claude`, readonly: false },
+      ],
       user: `${owner.uid}:${owner.gid}`,
       memoryMb: Math.min(cc.memoryMb ?? config.containerMemoryMb, config.containerMemoryMb),
       cpus: Math.min(cc.cpus ?? config.containerCpus, config.containerCpus),
       pids: Math.min(cc.pids ?? config.containerPids, config.containerPids),
-      tmpfs: ['/tmp:rw,size=64m'],
+      // The home directory is scratch space (tools write caches and dotfiles there); ~/.claude is mounted over it.
+      tmpfs: ['/tmp:rw,size=64m', `${AGENT_HOME}:rw,size=64m,mode=1777`],
       workdir: '/workspace',
       ...(proxyPlan?.network ? { network: proxyPlan.network } : {}),
     };

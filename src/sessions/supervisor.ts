@@ -7,7 +7,7 @@ import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
 import { pendingMessages, requeueUnacked } from '../store/messages.ts';
 import { recordRunEnd, recordRunStart } from '../store/runs.ts';
-import { addProxyUsage, claimWake, type ExitReason, updateRun } from '../store/sessions.ts';
+import { addAgentUsage, addProxyUsage, claimWake, type ExitReason, updateRun } from '../store/sessions.ts';
 import type { Check, SessionControl } from './control.ts';
 import type { Launcher } from './launcher.ts';
 import { LiveRun } from './live-run.ts';
@@ -105,6 +105,14 @@ export class SessionRunner implements SessionControl {
     await this.#deps.store.notify(CONTROL_CHANNEL, `stop:${sessionId}`);
   }
 
+  /** Interrupts the current turn of the session's run, here or (by notification) on its owner. */
+  async interrupt(sessionId: string): Promise<boolean> {
+    const live = this.#runs.get(sessionId);
+    if (live) return live.interrupt();
+    await this.#deps.store.notify(CONTROL_CHANNEL, `interrupt:${sessionId}`);
+    return false;
+  }
+
   async readiness(): Promise<{ runtime: Check; image: Check; proxy: Check }> {
     const { runtime, launcher } = this.#deps;
     if (!runtime) {
@@ -187,6 +195,10 @@ export class SessionRunner implements SessionControl {
             await updateRun(store.db, key, { status: 'stopping' }).catch(() => undefined);
             await runtime.stop(launched.containerName, Math.ceil(graceMs / 1000));
           },
+          onUsage: (usage) =>
+            void addAgentUsage(store.db, sessionId, usage).catch((err) =>
+              this.#deps.log.warn({ err, sessionId }, 'saving agent usage failed'),
+            ),
           log: this.#deps.log,
         },
       );
@@ -348,6 +360,7 @@ export class SessionRunner implements SessionControl {
     if (!live) return;
     if (command === 'deliver') void live.deliver();
     if (command === 'stop') void live.stop('aborted');
+    if (command === 'interrupt') live.interrupt();
   }
 
   #event(sessionId: string, event: NewEvent): void {

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -30,6 +31,13 @@ export interface ContainerConfig {
   memoryMb?: number;
   cpus?: number;
   pids?: number;
+  /** Agent settings for the claude mode (see src/protocol/agent-config.ts). */
+  allowedTools?: string[];
+  disallowedTools?: string[];
+  model?: string;
+  systemPromptSuffix?: string;
+  maxTurns?: number;
+  mcpServers?: Record<string, { command: string; args?: string[]; env?: Record<string, string> }>;
 }
 
 export const groups = pgTable('groups', {
@@ -65,6 +73,12 @@ export const sessions = pgTable(
     proxyRequests: bigint({ mode: 'number' }).notNull().default(0),
     proxyBytesIn: bigint({ mode: 'number' }).notNull().default(0),
     proxyBytesOut: bigint({ mode: 'number' }).notNull().default(0),
+    agentInputTokens: bigint({ mode: 'number' }).notNull().default(0),
+    agentOutputTokens: bigint({ mode: 'number' }).notNull().default(0),
+    agentCacheReadTokens: bigint({ mode: 'number' }).notNull().default(0),
+    agentCacheCreationTokens: bigint({ mode: 'number' }).notNull().default(0),
+    agentCostUsd: doublePrecision().notNull().default(0),
+    agentTurns: integer().notNull().default(0),
     createdAt: now(),
     updatedAt: now(),
   },
@@ -107,7 +121,7 @@ export const events = pgTable(
       .notNull()
       .references(() => sessions.id, { onDelete: 'cascade' }),
     seq: bigint({ mode: 'number' }).notNull(),
-    kind: text({ enum: ['log', 'output', 'lifecycle'] }).notNull(),
+    kind: text({ enum: ['log', 'output', 'lifecycle', 'tool', 'usage'] }).notNull(),
     stream: text(),
     generation: integer(),
     data: jsonb().$type<Record<string, unknown>>().notNull(),
