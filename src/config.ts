@@ -16,6 +16,8 @@ export interface Config {
   image: string;
   apiToken: string | undefined;
   agent: 'claude' | 'echo';
+  /** Retries of a failed model call inside the agent; undefined keeps Claude Code's default. */
+  agentMaxRetries: number | undefined;
   idleTimeoutMs: number;
   hardTimeoutMs: number;
   stopGraceMs: number;
@@ -150,6 +152,13 @@ export const fields = [
     env: 'BERTH_AGENT',
     parse: oneOf('claude', ['claude', 'echo'] as const),
     doc: 'Agent mode passed to the runner: `claude` (Claude Agent SDK with tools) or `echo` (no model; tests and benchmarks).',
+  },
+  {
+    key: 'agentMaxRetries',
+    env: 'BERTH_AGENT_MAX_RETRIES',
+    parse: (raw, env) =>
+      raw === undefined || raw === '' ? undefined : int(0, 0, 20)(raw, env, 'BERTH_AGENT_MAX_RETRIES'),
+    doc: "Retries of a failed model call (429, 529, 5xx, cut stream) before the turn ends with an error; unset keeps Claude Code's default.",
   },
   {
     key: 'idleTimeoutMs',

@@ -92,6 +92,7 @@ export class Launcher {
       BERTH_HEARTBEAT_MS: String(Math.max(50, Math.min(5000, Math.floor(timeouts.hardMs / 4)))),
       BERTH_AGENT_CONFIG: agentConfigEnv(cc),
     };
+    if (config.agentMaxRetries !== undefined) env.CLAUDE_CODE_MAX_RETRIES = String(config.agentMaxRetries);
     if (proxy && proxyPlan && grant) {
       env.ANTHROPIC_BASE_URL = proxyBaseUrl(proxyPlan.containerHost, proxy.address.port);
       env[grant.envName] = grant.token;
