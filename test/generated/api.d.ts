@@ -95,10 +95,11 @@ export interface paths {
          *     image exists already, the group is pointed at it at once (200, a `succeeded` build with
          *     `reused: true`); otherwise a build is queued (202) and, when it succeeds, the group's
          *     `containerConfig.image` becomes the tag, used from the next wake. A failed build keeps the
-         *     previous image. On the offline base (FROM scratch, no apt or npm inside) apt packages are
-         *     refused with 400 `IMAGE_APT_UNSUPPORTED`, and npm packages are installed on the host with
-         *     `--ignore-scripts` and copied to /opt/berth/node_modules (NODE_PATH points there). One build
-         *     per group at a time: 409 `IMAGE_BUILD_IN_PROGRESS`.
+         *     previous image. apt packages are installed from Debian's archive during the build (the
+         *     build container reaches it over the runtime's bridge). On the offline base (Debian from
+         *     debootstrap, no npm inside) npm packages are installed on the host with `--ignore-scripts`
+         *     and copied to /opt/berth/node_modules (NODE_PATH points there). One build per group at a
+         *     time: 409 `IMAGE_BUILD_IN_PROGRESS`.
          */
         post: operations["buildGroupImage"];
         /** Point the group back at the base agent image (from the next wake); built images are kept. */
@@ -231,6 +232,31 @@ export interface paths {
         put?: never;
         /** Start the session's container unless it runs; concurrent calls share one start. */
         post: operations["wakeSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/interrupt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the agent's current turn; the container stays and queued messages continue.
+         * @description The agent stops what it is doing (the Agent SDK's interrupt), reports the turn's usage
+         *     with `interrupted: true`, and takes the next queued message. `interrupted` is false when
+         *     no turn was running on this instance (the request is still passed to the instance that
+         *     runs the session, if another one does).
+         */
+        post: operations["interruptSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -422,6 +448,36 @@ export interface components {
             memoryMb?: number;
             cpus?: number;
             pids?: number;
+            /**
+             * @description The only tools the agent is offered (built-in names such as `Bash`, `Read`, `Write`,
+             *     and `mcp__<server>__<tool>`); unset offers all.
+             */
+            allowedTools?: components["schemas"]["ToolName"][];
+            /** @description Tools never offered to the agent, e.g. `["Bash", "WebFetch"]`. */
+            disallowedTools?: components["schemas"]["ToolName"][];
+            /** @description Model the agent uses (default Claude Code's). */
+            model?: string;
+            /** @description Text appended to the agent's system prompt, after the group and global CLAUDE.md. */
+            systemPromptSuffix?: string;
+            /** @description Model round trips per message before the turn is stopped. */
+            maxTurns?: number;
+            /**
+             * @description stdio MCP servers started inside the container (by the agent user, in /workspace).
+             *     `command` is a program on the image's PATH or an absolute path under /usr, /bin, /opt
+             *     or /workspace: it runs in the container, so host paths mean nothing there.
+             */
+            mcpServers?: {
+                [key: string]: components["schemas"]["McpServer"];
+            };
+        };
+        ToolName: string;
+        McpServer: {
+            command: string;
+            args?: string[];
+            /** @description Names starting with BERTH_, ANTHROPIC_ or CLAUDE_, and HOME and PATH, are refused. */
+            env?: {
+                [key: string]: string;
+            };
         };
         GroupCreate: {
             name: string;
@@ -519,6 +575,15 @@ export interface components {
                 bytesIn: number;
                 bytesOut: number;
             };
+            /** @description Sum of the agent's `usage` events (the Agent SDK's own figures; cost is its estimate). */
+            agentUsage: {
+                turns: number;
+                inputTokens: number;
+                outputTokens: number;
+                cacheReadTokens: number;
+                cacheCreationTokens: number;
+                costUsd: number;
+            };
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
         };
@@ -543,15 +608,19 @@ export interface components {
             updatedAt: components["schemas"]["Timestamp"];
         };
         /**
-         * @description One entry of a session's timeline. `output` events carry an agent reply
-         *     (`data.text`, `data.inReplyTo`); `log` events a stderr or stdout line
-         *     (`data.line`); `lifecycle` events a wake, exit, warning or delivery failure
-         *     (`data.type`).
+         * @description One entry of a session's timeline. `output` events carry agent text (`data.text`,
+         *     `data.inReplyTo`): stream `reply` is the answer, stream `assistant` text the agent wrote
+         *     on the way; `log` events a stderr or stdout line (`data.line`); `lifecycle` events a
+         *     wake, exit, warning, interrupt or delivery failure (`data.type`); `tool` events a tool
+         *     call (stream `start` or `end`; `data.name`, `data.toolUseId`, bounded `data.input` and
+         *     `data.result`, `data.isError`, `data.durationMs`); `usage` events the end of a turn
+         *     (`data.inputTokens`, `outputTokens`, `cacheReadTokens`, `cacheCreationTokens`,
+         *     `costUsd`, `turns`, `durationMs`, `interrupted`).
          */
         Event: {
             seq: number;
             /** @enum {string} */
-            kind: "log" | "output" | "lifecycle";
+            kind: "log" | "output" | "lifecycle" | "tool" | "usage";
             stream?: string | null;
             generation?: number | null;
             time: components["schemas"]["Timestamp"];
@@ -570,7 +639,7 @@ export interface components {
             type: "event";
             seq: number;
             /** @enum {string} */
-            kind: "log" | "output" | "lifecycle";
+            kind: "log" | "output" | "lifecycle" | "tool" | "usage";
             stream: string | null;
             generation: number | null;
             time: components["schemas"]["Timestamp"];
@@ -708,7 +777,7 @@ export interface components {
         Limit: number;
         /** @description Only items with a seq greater than this. */
         After: number;
-        /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
+        /** @description Comma-separated event kinds (log, output, lifecycle, tool, usage); all when absent. */
         Kinds: string;
     };
     requestBodies: never;
@@ -1238,6 +1307,33 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    interruptSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Interrupt requested. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        interrupted: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     stopSession: {
         parameters: {
             query?: never;
@@ -1368,7 +1464,7 @@ export interface operations {
             query?: {
                 /** @description Only items with a seq greater than this. */
                 after?: components["parameters"]["After"];
-                /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
+                /** @description Comma-separated event kinds (log, output, lifecycle, tool, usage); all when absent. */
                 kinds?: components["parameters"]["Kinds"];
                 limit?: components["parameters"]["Limit"];
                 /** @description Milliseconds to wait for an event when none is after the cursor. */
@@ -1409,7 +1505,7 @@ export interface operations {
                  *     session's last event is refused with 400.
                  */
                 after?: number;
-                /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
+                /** @description Comma-separated event kinds (log, output, lifecycle, tool, usage); all when absent. */
                 kinds?: components["parameters"]["Kinds"];
                 /** @description The API token, for clients that cannot send an Authorization header. */
                 access_token?: string;
