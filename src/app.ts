@@ -1,5 +1,6 @@
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { UnavailableError } from './errors.ts';
 import { makeAuthCheck } from './http/auth.ts';
 import type { AppContext } from './http/context.ts';
 import { eventRoutes } from './http/events/routes.ts';
@@ -56,7 +57,11 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     checkAuth(request, config.websocket === true);
   });
 
-  app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
+  app.setErrorHandler((err, request, reply) => {
+    if (err instanceof UnavailableError && err.retryAfterSec)
+      reply.header('retry-after', String(err.retryAfterSec));
+    return sendProblem(reply, toProblem(err, request));
+  });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,

@@ -18,6 +18,7 @@ export interface Config {
   agent: 'claude' | 'echo';
   /** Retries of a failed model call inside the agent; undefined keeps Claude Code's default. */
   agentMaxRetries: number | undefined;
+  buildImage: boolean;
   idleTimeoutMs: number;
   hardTimeoutMs: number;
   stopGraceMs: number;
@@ -159,6 +160,12 @@ export const fields = [
     parse: (raw, env) =>
       raw === undefined || raw === '' ? undefined : int(0, 0, 20)(raw, env, 'BERTH_AGENT_MAX_RETRIES'),
     doc: "Retries of a failed model call (429, 529, 5xx, cut stream) before the turn ends with an error; unset keeps Claude Code's default.",
+  },
+  {
+    key: 'buildImage',
+    env: 'BERTH_BUILD_IMAGE',
+    parse: (raw, env) => oneOf('true', ['true', 'false'] as const)(raw, env, 'BERTH_BUILD_IMAGE') === 'true',
+    doc: 'Build the agent image (BERTH_IMAGE) in the background at start when it is missing.',
   },
   {
     key: 'idleTimeoutMs',

@@ -30,7 +30,12 @@ export class ValidationError extends AppError {
 }
 
 export class UnavailableError extends AppError {
-  constructor(code: string, message: string) {
+  /** Sent as Retry-After when set: the condition is known to be temporary. */
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSec?: number,
+  ) {
     super(code, 503, message);
   }
 }

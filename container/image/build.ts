@@ -228,6 +228,19 @@ export async function buildAgentImage(options: BuildOptions): Promise<BuildResul
     log(`${runtime}: ${tag} is up to date (${mode}, ${ctx.hash.slice(0, 12)})`);
     return { runtime, tag, mode, hash: ctx.hash, built: false };
   }
+  // The same inputs built under another tag (CI builds `latest`, then the tests' tag): tag that image.
+  const twin = (
+    await runtimeCommand(runtime, ['images', '-q', '--filter', `label=${HASH_LABEL}=${ctx.hash}`])
+  )
+    .split('\n')
+    .find(Boolean);
+  if (twin) {
+    await runtimeCommand(runtime, ['tag', twin, tag]);
+    if (before.id && !before.id.includes(twin))
+      await execa(runtime, ['rmi', before.id], { reject: false, stdin: 'ignore' });
+    log(`${runtime}: tagged ${tag} from an identical image (${ctx.hash.slice(0, 12)})`);
+    return { runtime, tag, mode, hash: ctx.hash, built: false };
+  }
   log(`${runtime}: building ${tag} (${mode}, ${ctx.hash.slice(0, 12)})`);
   const labels = [`${HASH_LABEL}=${ctx.hash}`, `berth.agent.build=${mode}`, ...ctx.labels];
   const args = ['build', '-f', path.join(ctx.dir, 'Containerfile'), '-t', tag];

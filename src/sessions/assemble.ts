@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
+import { AgentImageBuild } from '../images/agent-image.ts';
 import { ImageBuilder } from '../images/builder.ts';
 import { detectHostFacts, type ProxyBindPlan, planProxyBind } from '../proxy/bind-plan.ts';
 import { type CredentialProxy, createCredentialProxy } from '../proxy/credential-proxy.ts';
@@ -101,6 +102,13 @@ export async function createRunnerStack(
     }
   }
 
+  const imageBuild =
+    runtime && config.buildImage && (runtime.name === 'podman' || runtime.name === 'docker')
+      ? new AgentImageBuild({ runtime, tag: config.image, log })
+      : undefined;
+  await imageBuild
+    ?.startIfMissing()
+    .catch((err) => log.warn({ err }, 'checking for the agent image at start failed'));
   const launcher = new Launcher({
     config,
     installId,
@@ -109,6 +117,7 @@ export async function createRunnerStack(
     proxyPlan,
     proxyProblem,
     protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
+    ...(imageBuild ? { imageBuild } : {}),
   });
   const runner = new SessionRunner({
     config,
@@ -119,6 +128,7 @@ export async function createRunnerStack(
     runtime,
     ...(runtimeProblem ? { runtimeProblem } : {}),
     launcher,
+    ...(imageBuild ? { imageBuilt: () => imageBuild.done() } : {}),
     log,
   });
   await runner.start();

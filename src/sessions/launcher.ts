@@ -31,7 +31,15 @@ export interface LauncherDeps {
   proxyProblem: string | undefined;
   /** Files no extra mount may expose (credentials file, allowlist). */
   protectedPaths: string[];
+  /** The base image's build when berth started it (src/images/agent-image.ts). */
+  imageBuild?: {
+    building(image: string): boolean;
+    check(image: string): Check | undefined;
+  };
 }
+
+/** Seconds a wake refused during the image build suggests waiting. */
+const BUILD_RETRY_AFTER_S = 15;
 
 /** The agent user's home in the image; a tmpfs per run. */
 const AGENT_HOME = '/home/agent';
@@ -146,6 +154,8 @@ export class Launcher {
 
   /** Asks the runtime afresh (and refreshes what wakes rely on), so a removed image shows up here. */
   async imageCheck(runtime: ContainerRuntime, image: string): Promise<Check> {
+    const build = this.#deps.imageBuild?.check(image);
+    if (build) return build;
     this.#imagesSeen.delete(`${runtime.name}:${image}`);
     return this.#requireImage(runtime, image).then(
       () => ({ ok: true, detail: image }),
@@ -162,6 +172,12 @@ export class Launcher {
   async #requireImage(runtime: ContainerRuntime, image: string): Promise<void> {
     const key = `${runtime.name}:${image}`;
     if (this.#imagesSeen.has(key)) return;
+    if (this.#deps.imageBuild?.building(image))
+      throw new UnavailableError(
+        'IMAGE_BUILDING',
+        `agent image ${image} is being built (first start); try again shortly`,
+        BUILD_RETRY_AFTER_S,
+      );
     if (!(await runtime.imageId(image))) {
       throw new UnavailableError(
         'IMAGE_MISSING',

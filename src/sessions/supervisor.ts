@@ -23,6 +23,8 @@ export interface RunnerDeps {
   runtime: ContainerRuntime | undefined;
   runtimeProblem?: string;
   launcher: Launcher;
+  /** While berth builds the base image at first start: resolves when that build has ended. */
+  imageBuilt?: () => Promise<void>;
   log: {
     info(obj: object, msg: string): void;
     warn(obj: object, msg: string): void;
@@ -89,7 +91,13 @@ export class SessionRunner implements SessionControl {
         // Another instance owns the run: tell it there is mail.
         if (!this.#runs.has(sessionId)) void this.#deps.store.notify(CONTROL_CHANNEL, `deliver:${sessionId}`);
       },
-      (err: Error) => this.#reportWakeFailure(sessionId, err),
+      (err: Error) => {
+        // Built at first start: the message waits for the image instead of for another wake.
+        const build = this.#deps.imageBuilt;
+        if ((err as { code?: string }).code === 'IMAGE_BUILDING' && build)
+          void build().then(() => this.messageQueued(sessionId));
+        else this.#reportWakeFailure(sessionId, err);
+      },
     );
   }
 

@@ -758,9 +758,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description A dependency (container runtime, agent image, database) is not available; `detail` says what to install or build. */
+        /**
+         * @description A dependency (container runtime, agent image, database) is not available; `detail` says
+         *     what to install or build. `IMAGE_BUILDING` (berth is building the agent image at its first
+         *     start) comes with `Retry-After`.
+         */
         Unavailable: {
             headers: {
+                /** @description Seconds to wait before retrying, when the condition is temporary. */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {

@@ -37,6 +37,8 @@ export async function startService(
     BERTH_LOG_LEVEL: 'silent',
     BERTH_MOUNT_ALLOWLIST: path.join(dataDir, 'no-allowlist.json'),
     BERTH_PROJECT_ROOT: dataDir,
+    // Tests name images they built; a missing one must not start a background build.
+    BERTH_BUILD_IMAGE: 'false',
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     ...env,
