@@ -2,14 +2,15 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { execa } from 'execa';
 import { loadConfig } from '../src/config.ts';
 import { type BuildMode, type BuildRuntime, buildAgentImage } from './image/build.ts';
 
 const USAGE = `usage: tsx container/build.ts [--runtime podman|docker|all] [--tag berth-agent:latest] [--offline|--registry]
   --runtime   default BERTH_RUNTIME (auto: podman, then docker, from PATH)
   --tag       default BERTH_IMAGE
-  --offline   FROM scratch + a rootfs assembled from this machine (no registry needed)
-  --registry  FROM node:20-slim (default when that image is present locally)`;
+  --offline   Debian from debootstrap (cached) + this machine's node (no registry needed)
+  --registry  FROM node:22-bookworm-slim (default when that image is present locally)`;
 
 function onPath(command: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
@@ -60,8 +61,12 @@ async function main(): Promise<void> {
       mode,
       log: (line) => console.error(line),
     });
+    const size = await execa(runtime, ['image', 'inspect', '--format', '{{.Size}}', result.tag], {
+      reject: false,
+    });
+    const mb = Math.round(Number(size.stdout.trim()) / 1e6);
     console.log(
-      `${runtime}\t${result.tag}\t${result.mode}\t${result.built ? 'built' : 'unchanged'}\t${Date.now() - started} ms`,
+      `${runtime}\t${result.tag}\t${result.mode}\t${result.built ? 'built' : 'unchanged'}\t${mb} MB\t${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
   }
 }
