@@ -105,6 +105,15 @@ function sdkOptions(env: NodeJS.ProcessEnv, config: AgentConfig, append: string,
   };
 }
 
+function userMessage(text: string, sessionId: string): SDKUserMessage {
+  return {
+    type: 'user',
+    message: { role: 'user', content: text },
+    parent_tool_use_id: null,
+    session_id: sessionId,
+  };
+}
+
 /** Why a turn's result is a failure, worded for the session's events. */
 function failure(result: SDKResultMessage): string {
   if (result.subtype === 'success') return result.result || 'the model call failed';
@@ -122,13 +131,24 @@ export async function claudeAgent(env: NodeJS.ProcessEnv): Promise<AgentMode> {
   const stateFile = path.join(workspace, '.berth', 'claude-session.json');
   let state = await loadState(stateFile);
   const append = await systemAppend(workspace, config);
-  const inbox = new Inbox<SDKUserMessage>();
-  const q: Query = query({ prompt: inbox, options: sdkOptions(env, config, append, state?.sessionId) });
+  let inbox = new Inbox<SDKUserMessage>();
+  let q: Query = query({ prompt: inbox, options: sdkOptions(env, config, append, state?.sessionId) });
+  let resumed = false;
   let interrupted = false;
 
   async function next(turn: Turn): Promise<SDKMessage> {
     const { value, done } = await q.next();
+    if (done && state && !resumed) {
+      // The saved session cannot be resumed (its transcript is gone): start a new conversation once.
+      turn.log(`cannot resume session ${state.sessionId}; starting a new conversation`);
+      state = undefined;
+      inbox = new Inbox<SDKUserMessage>();
+      q = query({ prompt: inbox, options: sdkOptions(env, config, append) });
+      inbox.push(userMessage(turn.text, ''));
+      return next(turn);
+    }
     if (done) throw new TurnError('Claude Code exited before the turn ended (see the log)');
+    resumed = true;
     if (value.type === 'system' && value.subtype === 'api_retry')
       turn.log(
         `upstream error ${value.error_status ?? ''} ${value.error}; retry ${value.attempt}/${value.max_retries} in ${value.retry_delay_ms} ms`,
@@ -143,12 +163,7 @@ export async function claudeAgent(env: NodeJS.ProcessEnv): Promise<AgentMode> {
     },
     async run(turn) {
       interrupted = false;
-      inbox.push({
-        type: 'user',
-        message: { role: 'user', content: turn.text },
-        parent_tool_use_id: null,
-        session_id: state?.sessionId ?? '',
-      });
+      inbox.push(userMessage(turn.text, state?.sessionId ?? ''));
       const tools = new ToolTracker(turn);
       let held = '';
       for (;;) {

@@ -1,5 +1,6 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import process from 'node:process';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -162,6 +163,27 @@ describe.each(runtimesUnderTest())('claude agent on %s', (runtime) => {
     const afterKill = model.requests.slice(mark).map((r) => conversationText(asRequest(JSON.parse(r.body))));
     expect(
       afterKill.some((t) => t.includes('remember the word pelican') && t.includes('what was the word?')),
+    ).toBe(true);
+  });
+
+  it('starts a new conversation when the saved one cannot be resumed', async () => {
+    const s = await newGroup();
+    const state = path.join(sessionDir(s), '.berth');
+    mkdirSync(state, { recursive: true });
+    writeFileSync(
+      path.join(state, 'claude-session.json'),
+      JSON.stringify({ sessionId: '0b6f1f9e-1c1d-4a8e-9a51-000000000000', costUsd: 0 }),
+    );
+    if (process.getuid?.() === 0) {
+      chownSync(sessionDir(s), 1000, 1000);
+      chownSync(state, 1000, 1000);
+      chownSync(path.join(state, 'claude-session.json'), 1000, 1000);
+    }
+    model.setReply('fresh start');
+    const { reply, events } = await turn(server, s.sessionId, 'hello?');
+    expect(reply).toBe('fresh start');
+    expect(
+      events.some((e) => e.kind === 'log' && String(e.data.line).includes('cannot resume session')),
     ).toBe(true);
   });
 
