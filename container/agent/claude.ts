@@ -133,22 +133,24 @@ export async function claudeAgent(env: NodeJS.ProcessEnv): Promise<AgentMode> {
   const append = await systemAppend(workspace, config);
   let inbox = new Inbox<SDKUserMessage>();
   let q: Query = query({ prompt: inbox, options: sdkOptions(env, config, append, state?.sessionId) });
-  let resumed = false;
+  /** Until the first turn ends well, a failure may mean the saved session cannot be resumed. */
+  let resumeChecked = state === undefined;
   let interrupted = false;
+
+  /** The saved session is gone (its transcript was removed): start a new conversation with this turn. */
+  function startFresh(turn: Turn): void {
+    turn.log(`cannot resume session ${state?.sessionId}; starting a new conversation`);
+    state = undefined;
+    resumeChecked = true;
+    q.close();
+    inbox = new Inbox<SDKUserMessage>();
+    q = query({ prompt: inbox, options: sdkOptions(env, config, append) });
+    inbox.push(userMessage(turn.text, ''));
+  }
 
   async function next(turn: Turn): Promise<SDKMessage> {
     const { value, done } = await q.next();
-    if (done && state && !resumed) {
-      // The saved session cannot be resumed (its transcript is gone): start a new conversation once.
-      turn.log(`cannot resume session ${state.sessionId}; starting a new conversation`);
-      state = undefined;
-      inbox = new Inbox<SDKUserMessage>();
-      q = query({ prompt: inbox, options: sdkOptions(env, config, append) });
-      inbox.push(userMessage(turn.text, ''));
-      return next(turn);
-    }
     if (done) throw new TurnError('Claude Code exited before the turn ended (see the log)');
-    resumed = true;
     if (value.type === 'system' && value.subtype === 'api_retry')
       turn.log(
         `upstream error ${value.error_status ?? ''} ${value.error}; retry ${value.attempt}/${value.max_retries} in ${value.retry_delay_ms} ms`,
@@ -181,6 +183,11 @@ export async function claudeAgent(env: NodeJS.ProcessEnv): Promise<AgentMode> {
         } else if (msg.type === 'user') {
           tools.finished(msg.message.content);
         } else if (msg.type === 'result') {
+          if (!resumeChecked && msg.is_error && /no conversation found/i.test(failure(msg))) {
+            startFresh(turn);
+            continue;
+          }
+          resumeChecked = true;
           const before = state?.costUsd ?? 0;
           if (msg.session_id) {
             state = { sessionId: msg.session_id, costUsd: msg.total_cost_usd };
