@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs on a fresh Debian 12 machine: PostgreSQL,
-# podman (runc, cgroups v1 friendly), the Docker engine, busybox for the offline agent image.
+# podman (runc, cgroups v1 friendly), the Docker engine, debootstrap for the offline (Debian) agent
+# image, busybox for the runtime tests' minimal images.
 # Idempotent: a second run only checks.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 command -v slirp4netns >/dev/null || need+=(slirp4netns)
 command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ -x /bin/busybox ] && /bin/busybox --list | grep -qx wget || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

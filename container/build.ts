@@ -1,30 +1,39 @@
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { loadConfig, type RuntimeName } from '../src/config.ts';
-import { type ContainerRuntime, createRuntime, detectRuntime, findOnPath } from '../src/runtime/index.ts';
-import { type BuildMode, buildAgentImage } from './image/build.ts';
+import { execa } from 'execa';
+import { loadConfig } from '../src/config.ts';
+import { type BuildMode, type BuildRuntime, buildAgentImage } from './image/build.ts';
 
 const USAGE = `usage: tsx container/build.ts [--runtime podman|docker|all] [--tag berth-agent:latest] [--offline|--registry]
   --runtime   default BERTH_RUNTIME (auto: podman, then docker, from PATH)
   --tag       default BERTH_IMAGE
-  --offline   FROM scratch + a rootfs assembled from this machine (no registry needed)
-  --registry  FROM node:20-slim (default when that image is present locally)`;
+  --offline   Debian from debootstrap (cached) + this machine's node (no registry needed)
+  --registry  FROM node:22-bookworm-slim (default when that image is present locally)`;
 
-const NAMES: readonly RuntimeName[] = ['podman', 'docker', 'container'];
-
-async function runtimes(wanted: string, searchPath: string): Promise<ContainerRuntime[]> {
-  if (wanted === 'all') {
-    const found: ContainerRuntime[] = [];
-    for (const name of ['podman', 'docker'] as const) {
-      const binary = await findOnPath(name, searchPath);
-      if (binary) found.push(createRuntime(name, { binary }));
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+    try {
+      accessSync(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
     }
-    if (found.length === 0) throw new Error('no container runtime on PATH: install podman or docker');
-    return found;
+  });
+}
+
+function runtimes(wanted: string): BuildRuntime[] {
+  const known: BuildRuntime[] = ['podman', 'docker'];
+  const present = known.filter(onPath);
+  if (wanted === 'all' || wanted === 'auto') {
+    if (present.length === 0) throw new Error('no container runtime on PATH: install podman or docker');
+    return wanted === 'all' ? present : [present[0]!];
   }
-  if (wanted !== 'auto' && !NAMES.includes(wanted as RuntimeName))
+  if (!known.includes(wanted as BuildRuntime))
     throw new Error(`--runtime must be podman, docker or all (got "${wanted}"); see container/README.md`);
-  return [await detectRuntime(wanted as 'auto' | RuntimeName, { pathEnv: searchPath })];
+  if (!present.includes(wanted as BuildRuntime)) throw new Error(`${wanted} is not on PATH`);
+  return [wanted as BuildRuntime];
 }
 
 async function main(): Promise<void> {
@@ -44,17 +53,20 @@ async function main(): Promise<void> {
   if (values.offline && values.registry) throw new Error('choose one of --offline and --registry');
   const config = loadConfig();
   const mode: BuildMode | undefined = values.offline ? 'offline' : values.registry ? 'registry' : undefined;
-  for (const runtime of await runtimes(values.runtime ?? config.runtime, config.searchPath)) {
+  for (const runtime of runtimes(values.runtime ?? config.runtime)) {
     const started = Date.now();
     const result = await buildAgentImage({
       runtime,
       tag: values.tag ?? config.image,
       mode,
       log: (line) => console.error(line),
-      output: (line) => console.error(`  ${line}`),
     });
+    const size = await execa(runtime, ['image', 'inspect', '--format', '{{.Size}}', result.tag], {
+      reject: false,
+    });
+    const mb = Math.round(Number(size.stdout.trim()) / 1e6);
     console.log(
-      `${runtime.name}\t${result.tag}\t${result.mode}\t${result.built ? 'built' : 'unchanged'}\t${Date.now() - started} ms`,
+      `${runtime}\t${result.tag}\t${result.mode}\t${result.built ? 'built' : 'unchanged'}\t${mb} MB\t${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
   }
 }

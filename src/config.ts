@@ -27,8 +27,11 @@ export interface Config {
   image: string;
   apiToken: string | undefined;
   keyPepperFile: string;
-  agent: 'anthropic' | 'echo';
+  agent: 'claude' | 'echo';
   agentTestHooks: boolean;
+  /** Retries of a failed model call inside the agent; undefined keeps Claude Code's default. */
+  agentMaxRetries: number | undefined;
+  buildImage: boolean;
   idleTimeoutMs: number;
   hardTimeoutMs: number;
   stopGraceMs: number;

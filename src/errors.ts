@@ -15,7 +15,6 @@ export const ERROR_CATALOGUE = {
   FOLDER_RESERVED: { status: 400, title: 'Folder name is reserved' },
   FOLDER_ID_INVALID: { status: 400, title: 'Id cannot be used as a directory name' },
   FOLDER_ESCAPE: { status: 400, title: 'Path leaves its base directory' },
-  IMAGE_APT_UNSUPPORTED: { status: 400, title: 'Base image has no apt' },
   MOUNT_NO_ALLOWLIST: { status: 400, title: 'No mount allowlist is configured' },
   MOUNT_ALLOWLIST_INVALID: { status: 400, title: 'Mount allowlist is invalid' },
   MOUNT_BAD_REQUEST: { status: 400, title: 'Mount request is malformed' },
@@ -76,6 +75,7 @@ export const ERROR_CATALOGUE = {
   RUNTIME_UNAVAILABLE: { status: 503, title: 'No container runtime' },
   PROXY_UNAVAILABLE: { status: 503, title: 'Credential proxy is not running' },
   IMAGE_MISSING: { status: 503, title: 'Agent image is missing' },
+  IMAGE_BUILDING: { status: 503, title: 'Agent image is being built' },
   IMAGE_UNAVAILABLE: { status: 503, title: 'Base agent image is missing' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

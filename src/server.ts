@@ -7,6 +7,7 @@ import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
 import { loadPepper } from './http/keys/secret.ts';
 import { redactPaths, requestSerializer } from './http/log-redact.ts';
+import { AgentImageBuild } from './images/agent-image.ts';
 import { ImageBuilder } from './images/builder.ts';
 import type { CredentialProxy } from './proxy/credential-proxy.ts';
 import { createCredentialSource } from './proxy/credentials.ts';
@@ -98,6 +99,14 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
         }),
       )
     : { transport: 'tcp' as const };
+  // A missing agent image is built in the background: readiness says "building" and wakes wait for it.
+  const imageBuild =
+    runtime && config.buildImage && (runtime.name === 'podman' || runtime.name === 'docker')
+      ? new AgentImageBuild({ runtime, tag: config.image, log })
+      : undefined;
+  await imageBuild
+    ?.startIfMissing()
+    .catch((err) => log.warn({ err }, 'checking for the agent image at start failed'));
   const launcher = new Launcher({
     config,
     installId,
@@ -109,6 +118,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     egress: started.egress,
     log,
     protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
+    ...(imageBuild ? { imageBuild } : {}),
   });
   const supervisor = new SessionSupervisor({
     config,
@@ -119,6 +129,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     runtime,
     ...(runtimeProblem ? { runtimeProblem } : {}),
     launcher,
+    ...(imageBuild ? { imageBuilt: () => imageBuild.done() } : {}),
     log,
   });
   await supervisor.start();

@@ -29,7 +29,7 @@ describe('loadConfig', () => {
       runtime: 'auto',
       image: 'berth-agent:latest',
       apiToken: undefined,
-      agent: 'anthropic',
+      agent: 'claude',
       idleTimeoutMs: 30 * 60_000,
       hardTimeoutMs: 5 * 60_000,
       maxContainers: 16,
@@ -115,7 +115,7 @@ describe('loadConfig', () => {
 
   it.each([
     ['BERTH_RUNTIME', 'lxc', 'docker'],
-    ['BERTH_AGENT', 'gpt', 'anthropic'],
+    ['BERTH_AGENT', 'gpt', 'claude'],
     ['BERTH_LOG_LEVEL', 'loud', 'debug'],
   ])('refuses %s=%s, listing the allowed values', (name, value, allowed) => {
     const err = errorOf({ [name]: value });

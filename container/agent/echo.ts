@@ -3,15 +3,21 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { credentialHeaders } from './anthropic.ts';
 import { httpProbe, tcpProbe, tunnelProbe } from './probes.ts';
-import { type Agent, errorCode, type Turn, TurnError } from './turn.ts';
+import { errorCode, type Turn, TurnError } from './turn.ts';
+
+/** The placeholder credential the host handed in; the credential proxy swaps it for the real one. */
+function credentialHeaders(env: NodeJS.ProcessEnv): Record<string, string> {
+  if (env.ANTHROPIC_API_KEY) return { 'x-api-key': env.ANTHROPIC_API_KEY };
+  if (env.CLAUDE_CODE_OAUTH_TOKEN) return { authorization: `Bearer ${env.CLAUDE_CODE_OAUTH_TOKEN}` };
+  return {};
+}
 
 /**
  * Echo mode: answers `echo: <text>`. With BERTH_AGENT_TEST_HOOKS=1 (test suites only), texts
  * starting with `!` are test hooks (container/README.md); otherwise they are echoed like any text.
  */
-export function echoAgent(env: NodeJS.ProcessEnv): Agent {
+export function echoAgent(env: NodeJS.ProcessEnv): (turn: Turn) => Promise<void> {
   const hooksOn = env.BERTH_AGENT_TEST_HOOKS === '1';
   return async (turn) => {
     const match = hooksOn ? /^!(\S+)\s*([\s\S]*)$/.exec(turn.text) : null;

@@ -1,11 +1,10 @@
 import process from 'node:process';
 import { createInterface } from 'node:readline';
 import { type Frame, isValidNonce } from '../../src/protocol/frames.ts';
-import { anthropicAgent } from './anthropic.ts';
 import { echoAgent } from './echo.ts';
 import { startForwarders } from './forwarder.ts';
 import { stdoutFrames } from './frames.ts';
-import type { Agent, Turn } from './turn.ts';
+import type { AgentMode, Turn } from './turn.ts';
 
 interface Inbound {
   id: string;
@@ -27,13 +26,14 @@ function heartbeatMs(raw: string | undefined): number {
   return raw && Number.isInteger(n) && n >= 10 ? n : 5000;
 }
 
-function pickAgent(mode: string, env: NodeJS.ProcessEnv): Agent {
-  if (mode === 'echo') return echoAgent(env);
-  if (mode === 'anthropic') return anthropicAgent(env);
-  exit(2, `BERTH_AGENT must be echo or anthropic, got "${mode}"`);
+async function pickAgent(mode: string, env: NodeJS.ProcessEnv): Promise<AgentMode> {
+  if (mode === 'echo') return { run: echoAgent(env) };
+  // Loaded only here: the SDK is a large module the echo agent never needs.
+  if (mode === 'claude') return (await import('./claude.ts')).claudeAgent(env);
+  exit(2, `BERTH_AGENT must be claude or echo, got "${mode}"`);
 }
 
-function parseLine(line: string): Inbound | 'close' | string {
+function parseLine(line: string): Inbound | 'close' | 'interrupt' | string {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -42,21 +42,27 @@ function parseLine(line: string): Inbound | 'close' | string {
   }
   const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   if (v.type === 'close') return 'close';
+  if (v.type === 'interrupt') return 'interrupt';
   if (v.type !== 'message') return `unknown input type ${JSON.stringify(v.type)}`;
   if (typeof v.id !== 'string' || typeof v.seq !== 'number' || typeof v.text !== 'string')
     return 'message needs string id, number seq and string text';
   return { id: v.id, seq: v.seq, text: v.text };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const nonce = process.env.BERTH_FRAME_NONCE;
   // Nothing started later (tools, children, !env) may learn the nonce and forge frames.
   delete process.env.BERTH_FRAME_NONCE;
   if (!isValidNonce(nonce)) exit(2, 'BERTH_FRAME_NONCE is missing or not 16-128 characters of [A-Za-z0-9_-]');
-  const mode = process.env.BERTH_AGENT || 'anthropic';
-  const agent = pickAgent(mode, process.env);
-  const every = heartbeatMs(process.env.BERTH_HEARTBEAT_MS);
+  const mode = process.env.BERTH_AGENT || 'claude';
   const send: (frame: Frame) => void = stdoutFrames(nonce, (text) => process.stdout.write(text));
+  let agent: AgentMode;
+  try {
+    agent = await pickAgent(mode, process.env);
+  } catch (err) {
+    exit(2, `cannot start ${mode} mode: ${err instanceof Error ? err.message : err}`);
+  }
+  const every = heartbeatMs(process.env.BERTH_HEARTBEAT_MS);
 
   // The host reading our stdout is gone: nobody can receive replies any more.
   process.stdout.on('error', () => exit(0, 'stdout closed'));
@@ -77,10 +83,11 @@ function main(): void {
     const turn: Turn = {
       ...msg,
       reply: (text) => send({ type: 'reply', inReplyTo: msg.id, text }),
+      emit: send,
       log,
     };
     try {
-      await agent(turn);
+      await agent.run(turn);
       send({ type: 'ack', id: msg.id });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -107,6 +114,10 @@ function main(): void {
     if (parsed === 'close') {
       closing = true;
       void pump();
+    } else if (parsed === 'interrupt') {
+      if (!working) return log('interrupt: no turn is running');
+      log('interrupt requested');
+      agent.interrupt?.().catch((err: Error) => log(`interrupt failed: ${err.message}`));
     } else if (typeof parsed === 'string') {
       log(`bad input: ${parsed}`);
       send({ type: 'error', message: parsed });
@@ -124,4 +135,4 @@ function main(): void {
   send({ type: 'ready' });
 }
 
-main();
+void main();

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import process from 'node:process';
-import type { Entry } from './tar.ts';
+
+/** A host file that lands in the image at `path`. */
+export interface Entry {
+  path: string;
+  source: string;
+  mode: number;
+}
 
 interface Cached {
   size: number;
@@ -31,19 +37,14 @@ export async function entriesHash(entries: readonly Entry[], cacheFile: string, 
   const next: Record<string, Cached> = {};
   const total = createHash('sha256').update(extra);
   for (const entry of entries) {
-    let content = '';
-    if (entry.type === 'file') {
-      const st = await stat(entry.source);
-      const hit = cache[entry.source];
-      const sha256 =
-        hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino
-          ? hit.sha256
-          : await fileHash(entry.source);
-      next[entry.source] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
-      content = sha256;
-    }
-    const { source: _source, ...meta } = entry as Entry & { source?: string };
-    total.update(`${JSON.stringify(meta)}\0${content}\n`);
+    const st = await stat(entry.source);
+    const hit = cache[entry.source];
+    const sha256 =
+      hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino
+        ? hit.sha256
+        : await fileHash(entry.source);
+    next[entry.source] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
+    total.update(`${JSON.stringify({ path: entry.path, mode: entry.mode })}\0${sha256}\n`);
   }
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(next));

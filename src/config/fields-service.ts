@@ -72,8 +72,21 @@ export const serviceFields = [
   {
     key: 'agent',
     env: 'BERTH_AGENT',
-    parse: oneOf('anthropic', ['anthropic', 'echo'] as const),
-    doc: 'Agent mode passed to the runner (`echo` answers without a model).',
+    parse: oneOf('claude', ['claude', 'echo'] as const),
+    doc: 'Agent mode passed to the runner: `claude` (Claude Agent SDK with tools) or `echo` (no model; tests and benchmarks).',
+  },
+  {
+    key: 'agentMaxRetries',
+    env: 'BERTH_AGENT_MAX_RETRIES',
+    parse: (raw, env) =>
+      raw === undefined || raw === '' ? undefined : int(0, 0, 20)(raw, env, 'BERTH_AGENT_MAX_RETRIES'),
+    doc: "Retries of a failed model call (429, 529, 5xx, cut stream) before the turn ends with an error; unset keeps Claude Code's default.",
+  },
+  {
+    key: 'buildImage',
+    env: 'BERTH_BUILD_IMAGE',
+    parse: (raw, env) => oneOf('true', ['true', 'false'] as const)(raw, env, 'BERTH_BUILD_IMAGE') === 'true',
+    doc: 'Build the agent image (BERTH_IMAGE) in the background at start when it is missing.',
   },
   {
     key: 'agentTestHooks',

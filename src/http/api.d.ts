@@ -99,10 +99,11 @@ export interface paths {
          *     image exists already, the group is pointed at it at once (200, a `succeeded` build with
          *     `reused: true`); otherwise a build is queued (202) and, when it succeeds, the group's
          *     `containerConfig.image` becomes the tag, used from the next wake. A failed build keeps the
-         *     previous image. On the offline base (FROM scratch, no apt or npm inside) apt packages are
-         *     refused with 400 `IMAGE_APT_UNSUPPORTED`, and npm packages are installed on the host with
-         *     `--ignore-scripts` and copied to /opt/berth/node_modules (NODE_PATH points there). One build
-         *     per group at a time: 409 `IMAGE_BUILD_IN_PROGRESS`.
+         *     previous image. apt packages are installed from Debian's archive during the build (the
+         *     build container reaches it over the runtime's bridge). On the offline base (Debian from
+         *     debootstrap, no npm inside) npm packages are installed on the host with `--ignore-scripts`
+         *     and copied to /opt/berth/node_modules (NODE_PATH points there). One build per group at a
+         *     time: 409 `IMAGE_BUILD_IN_PROGRESS`.
          */
         post: operations["buildGroupImage"];
         /** Point the group back at the base agent image (from the next wake); built images are kept. */
@@ -236,6 +237,31 @@ export interface paths {
         put?: never;
         /** Start the session's container unless it runs; concurrent calls share one start. */
         post: operations["wakeSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/interrupt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End the agent's current turn; the container stays and queued messages continue.
+         * @description The agent stops what it is doing (the Agent SDK's interrupt), reports the turn's usage
+         *     with `interrupted: true`, and takes the next queued message. `interrupted` is false when
+         *     no turn was running on this instance (the request is still passed to the instance that
+         *     runs the session, if another one does).
+         */
+        post: operations["interruptSession"];
         delete?: never;
         options?: never;
         head?: never;
@@ -636,6 +662,36 @@ export interface components {
                 /** @description Narrows the global allowlist; `example.com`, `*.example.com`, `host:port`. */
                 allow?: string[];
             };
+            /**
+             * @description The only tools the agent is offered (built-in names such as `Bash`, `Read`, `Write`,
+             *     and `mcp__<server>__<tool>`); unset offers all.
+             */
+            allowedTools?: components["schemas"]["ToolName"][];
+            /** @description Tools never offered to the agent, e.g. `["Bash", "WebFetch"]`. */
+            disallowedTools?: components["schemas"]["ToolName"][];
+            /** @description Model the agent uses (default Claude Code's). */
+            model?: string;
+            /** @description Text appended to the agent's system prompt, after the group and global CLAUDE.md. */
+            systemPromptSuffix?: string;
+            /** @description Model round trips per message before the turn is stopped. */
+            maxTurns?: number;
+            /**
+             * @description stdio MCP servers started inside the container (by the agent user, in /workspace).
+             *     `command` is a program on the image's PATH or an absolute path under /usr, /bin, /opt
+             *     or /workspace: it runs in the container, so host paths mean nothing there.
+             */
+            mcpServers?: {
+                [key: string]: components["schemas"]["McpServer"];
+            };
+        };
+        ToolName: string;
+        McpServer: {
+            command: string;
+            args?: string[];
+            /** @description Names starting with BERTH_, ANTHROPIC_ or CLAUDE_, and HOME and PATH, are refused. */
+            env?: {
+                [key: string]: string;
+            };
         };
         GroupCreate: {
             name: string;
@@ -732,6 +788,15 @@ export interface components {
                 requests: number;
                 bytesIn: number;
                 bytesOut: number;
+            };
+            /** @description Sum of the agent's `usage` events (the Agent SDK's own figures; cost is its estimate). */
+            agentUsage: {
+                turns: number;
+                inputTokens: number;
+                outputTokens: number;
+                cacheReadTokens: number;
+                cacheCreationTokens: number;
+                costUsd: number;
             };
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
@@ -847,17 +912,21 @@ export interface components {
             nextCursor: components["schemas"]["NextCursor"];
         };
         /**
-         * @description One entry of a session's timeline. `output` events carry an agent reply
-         *     (`data.text`, `data.inReplyTo`); `log` events a stderr or stdout line
-         *     (`data.line`); `lifecycle` events a wake, exit, warning or delivery failure
-         *     (`data.type`), or a schedule's `schedule_fired` (`scheduleId`, `messageId`,
+         * @description One entry of a session's timeline. `output` events carry agent text (`data.text`,
+         *     `data.inReplyTo`): stream `reply` is the answer, stream `assistant` text the agent wrote
+         *     on the way; `log` events a stderr or stdout line (`data.line`); `lifecycle` events a
+         *     wake, exit, warning, interrupt or delivery failure (`data.type`); `tool` events a tool
+         *     call (stream `start` or `end`; `data.name`, `data.toolUseId`, bounded `data.input` and
+         *     `data.result`, `data.isError`, `data.durationMs`); `usage` events the end of a turn
+         *     (`data.inputTokens`, `outputTokens`, `cacheReadTokens`, `cacheCreationTokens`,
+         *     `costUsd`, `turns`, `durationMs`, `interrupted`); or a schedule's `schedule_fired` (`scheduleId`, `messageId`,
          *     `plannedAt`), `schedule_missed` (`scheduleId`, `plannedAt`, `before`) or
          *     `schedule_paused` (`scheduleId`, `reason`).
          */
         Event: {
             seq: number;
             /** @enum {string} */
-            kind: "log" | "output" | "lifecycle";
+            kind: "log" | "output" | "lifecycle" | "tool" | "usage";
             stream?: string | null;
             generation?: number | null;
             time: components["schemas"]["Timestamp"];
@@ -876,7 +945,7 @@ export interface components {
             type: "event";
             seq: number;
             /** @enum {string} */
-            kind: "log" | "output" | "lifecycle";
+            kind: "log" | "output" | "lifecycle" | "tool" | "usage";
             stream: string | null;
             generation: number | null;
             time: components["schemas"]["Timestamp"];
@@ -937,7 +1006,7 @@ export interface components {
              * @description Stable machine-readable code from berth's error catalogue (src/errors.ts).
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "IMAGE_APT_UNSUPPORTED" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "IMAGE_UNAVAILABLE";
             /** @description Each validation problem, when there are several (the first 20; `errorCount` says how many in all). */
             errors?: {
                 path: string;
@@ -1012,9 +1081,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description A dependency (container runtime, agent image, database) is not available; `detail` says what to install or build. */
+        /**
+         * @description A dependency (container runtime, agent image, database) is not available; `detail` says
+         *     what to install or build. `IMAGE_BUILDING` (berth is building the agent image at its first
+         *     start) comes with `Retry-After`.
+         */
         Unavailable: {
             headers: {
+                /** @description Seconds to wait before retrying, when the condition is temporary. */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -1031,7 +1106,7 @@ export interface components {
         Limit: number;
         /** @description Only items with a seq greater than this (at most 2^53 - 1, the largest exact JSON integer). */
         After: number;
-        /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
+        /** @description Comma-separated event kinds (log, output, lifecycle, tool, usage); all when absent. */
         Kinds: string;
     };
     requestBodies: never;
@@ -1574,6 +1649,34 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    interruptSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Interrupt requested. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        interrupted: boolean;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     stopSession: {
         parameters: {
             query?: never;
@@ -1900,7 +2003,7 @@ export interface operations {
             query?: {
                 /** @description Only items with a seq greater than this (at most 2^53 - 1, the largest exact JSON integer). */
                 after?: components["parameters"]["After"];
-                /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
+                /** @description Comma-separated event kinds (log, output, lifecycle, tool, usage); all when absent. */
                 kinds?: components["parameters"]["Kinds"];
                 limit?: components["parameters"]["Limit"];
                 /** @description Milliseconds to wait for an event when none is after the cursor. */
@@ -1941,7 +2044,7 @@ export interface operations {
                  *     session's last event is refused with 400.
                  */
                 after?: number;
-                /** @description Comma-separated event kinds (log, output, lifecycle); all when absent. */
+                /** @description Comma-separated event kinds (log, output, lifecycle, tool, usage); all when absent. */
                 kinds?: components["parameters"]["Kinds"];
                 /** @description The API token, for clients that cannot send an Authorization header. */
                 access_token?: string;

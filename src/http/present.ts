@@ -28,6 +28,14 @@ export const presentSession = (s: SessionRow) => ({
   lastActivityAt: s.lastActivityAt?.toISOString() ?? null,
   lastExit: s.lastExitReason ? { code: s.lastExitCode, reason: s.lastExitReason } : null,
   proxyUsage: { requests: s.proxyRequests, bytesIn: s.proxyBytesIn, bytesOut: s.proxyBytesOut },
+  agentUsage: {
+    turns: s.agentTurns,
+    inputTokens: s.agentInputTokens,
+    outputTokens: s.agentOutputTokens,
+    cacheReadTokens: s.agentCacheReadTokens,
+    cacheCreationTokens: s.agentCacheCreationTokens,
+    costUsd: s.agentCostUsd,
+  },
   createdAt: s.createdAt.toISOString(),
   updatedAt: s.updatedAt.toISOString(),
 });

@@ -20,7 +20,7 @@ import {
 import type { ImageBuildRow } from '../store/schema.ts';
 import { type BaseKind, baseKindOf, containerfile, imageTag } from './containerfile.ts';
 import { BuildOutput } from './output.ts';
-import { AptUnsupportedError, type PackageRequest, validatePackages } from './validate.ts';
+import { type PackageRequest, validatePackages } from './validate.ts';
 
 export interface ImageBuilderDeps {
   store: Store;
@@ -84,7 +84,6 @@ export class ImageBuilder {
         `base agent image ${base} is not present in ${runtime.name}: build it with \`npm run image\``,
       );
     const kind = baseKindOf(labels);
-    if (kind === 'offline' && pkgs.apt.length > 0) throw new AptUnsupportedError(base);
     const tag = imageTag(group.folder, baseId, pkgs);
     const row = { groupId, tag, packages: pkgs, ownerInstance: this.#deps.instanceId };
     if (await runtime.imageId(tag)) {

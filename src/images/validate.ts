@@ -1,4 +1,4 @@
-import { AppError, ValidationError } from '../errors.ts';
+import { ValidationError } from '../errors.ts';
 
 export interface PackageRequest {
   apt: string[];
@@ -53,15 +53,4 @@ export function validatePackages(input: Partial<PackageRequest>): PackageRequest
       issues,
     );
   return { apt: [...new Set(apt)].sort(), npm: [...new Set(npm)].sort() };
-}
-
-export class AptUnsupportedError extends AppError {
-  constructor(base: string) {
-    super(
-      'IMAGE_APT_UNSUPPORTED',
-      `the base agent image ${base} is the offline build (FROM scratch, busybox and node only): it has no apt. ` +
-        'Install apt packages on a registry base: make node:20-slim available, run `npm run image` ' +
-        '(it builds the registry image when node:20-slim is present), or ask only for npm packages.',
-    );
-  }
 }

@@ -64,6 +64,17 @@ export function groupDir(dataDir: string, folder: string): string {
   return path.join(groupsBase(dataDir), folder);
 }
 
+/** Where a group's Agent SDK state (~/.claude in its containers) lives: outside the folders agents see. */
+export function agentStateBase(dataDir: string): string {
+  return path.join(path.resolve(dataDir), 'agent-state');
+}
+
+/** Creates (owned by the container user) and returns the group's Agent SDK state folder. */
+export function agentStateDir(dataDir: string, folder: string, owner?: Owner): Promise<string> {
+  checkFolderName(folder);
+  return ensureDir(agentStateBase(dataDir), path.join(agentStateBase(dataDir), folder), owner);
+}
+
 export function sessionDir(dataDir: string, groupId: string, sessionId: string): string {
   checkDirId('group', groupId);
   checkDirId('session', sessionId);

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
+import { type Frame, type MessageInput, preview, validateFrame } from './frame-types.ts';
 
 /**
  * Host side of the agent container protocol (see container/README.md).
@@ -10,18 +11,7 @@ import { randomBytes } from 'node:crypto';
  * where NONCE is a per-run secret; every other stdout line is plain output.
  */
 
-export interface MessageInput {
-  id: string;
-  seq: number;
-  text: string;
-}
-
-export type Frame =
-  | { type: 'ready' }
-  | { type: 'reply'; inReplyTo: string; text: string }
-  | { type: 'ack'; id: string }
-  | { type: 'heartbeat' }
-  | { type: 'error'; id?: string; message: string };
+export type { Frame, FrameType, HostCommand, MessageInput, ToolFrame, UsageFrame } from './frame-types.ts';
 
 /** What the stdout parser yields: a frame, a plain output line, or a rejected frame described as a log line. */
 export type StdoutItem =
@@ -64,6 +54,10 @@ export function encodeMessage(message: MessageInput): string {
 
 export function encodeClose(): string {
   return '{"type":"close"}\n';
+}
+
+export function encodeInterrupt(): string {
+  return '{"type":"interrupt"}\n';
 }
 
 export interface LineLimits {
@@ -149,39 +143,6 @@ class CappedLines {
 
 function decodeLine(line: Buffer, cut: boolean): string {
   return cut ? cutAtCharBoundary(line).toString('utf8') + TRUNCATION_MARKER : line.toString('utf8');
-}
-
-function preview(text: string): string {
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}
-
-const isString = (v: unknown): v is string => typeof v === 'string';
-
-/** Checks a decoded payload against the frame union; returns the frame or why it was refused. */
-function validateFrame(value: unknown): Frame | string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    return 'payload is not a JSON object';
-  const v = value as Record<string, unknown>;
-  switch (v.type) {
-    case 'ready':
-      return { type: 'ready' };
-    case 'heartbeat':
-      return { type: 'heartbeat' };
-    case 'ack':
-      return isString(v.id) ? { type: 'ack', id: v.id } : 'ack without a string id';
-    case 'reply':
-      return isString(v.inReplyTo) && isString(v.text)
-        ? { type: 'reply', inReplyTo: v.inReplyTo, text: v.text }
-        : 'reply needs string inReplyTo and text';
-    case 'error':
-      if (!isString(v.message)) return 'error without a string message';
-      if (v.id !== undefined && !isString(v.id)) return 'error id is not a string';
-      return v.id === undefined
-        ? { type: 'error', message: v.message }
-        : { type: 'error', id: v.id, message: v.message };
-    default:
-      return `unknown frame type ${preview(JSON.stringify(v.type) ?? 'undefined')}`;
-  }
 }
 
 type State = 'plain' | 'payload' | 'end';

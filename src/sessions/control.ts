@@ -14,5 +14,7 @@ export interface SessionControl {
   stop(sessionId: string): Promise<void>;
   /** A message was queued: deliver it to the live run, or wake one. Errors are reported as events. */
   messageQueued(sessionId: string): void;
+  /** Ends the current turn of the session's agent; true when a running turn here was asked to stop. */
+  interrupt(sessionId: string): Promise<boolean>;
   readiness(): Promise<{ runtime: Check; image: Check; proxy: Check; network: Check }>;
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import process from 'node:process';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import { type MountRefusal, planMounts } from '../mounts/index.ts';
+import { agentStateDir, type MountRefusal, planMounts } from '../mounts/index.ts';
+import { agentConfigEnv } from '../protocol/agent-config.ts';
 import { newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
 import type { CredentialProxy, TrafficStats } from '../proxy/credential-proxy.ts';
@@ -53,7 +54,18 @@ export interface LauncherDeps {
   /** Files no extra mount may expose (credentials file, allowlist). */
   protectedPaths: string[];
   log: { warn(obj: object, msg: string): void };
+  /** The base image's build when berth started it (src/images/agent-image.ts). */
+  imageBuild?: {
+    building(image: string): boolean;
+    check(image: string): Check | undefined;
+  };
 }
+
+/** Seconds a wake refused during the image build suggests waiting. */
+const BUILD_RETRY_AFTER_S = 15;
+
+/** The agent user's home in the image; a tmpfs per run. */
+const AGENT_HOME = '/home/agent';
 
 // Containers never run as root; when berth itself is root, session folders are handed to this user.
 const CONTAINER_USER = { uid: 1000, gid: 1000 };
@@ -72,7 +84,7 @@ export class Launcher {
     const cc = group.containerConfig;
     const image = cc.image ?? config.image;
     await this.#requireImage(runtime, image);
-    if (!proxy && config.agent === 'anthropic') {
+    if (!proxy && config.agent === 'claude') {
       throw new AppError(
         'PROXY_UNAVAILABLE',
         this.#deps.proxyProblem ?? 'the credential proxy is not running',
@@ -108,9 +120,10 @@ export class Launcher {
     }
     const nonce = newFrameNonce();
     const grant = proxy?.issue(session.id);
+    const claudeState = await agentStateDir(config.dataDir, group.folder, owner);
     const env: Record<string, string> = {
       ...(cc.env ?? {}),
-      HOME: '/workspace',
+      HOME: AGENT_HOME,
       TZ: config.timezone,
       BERTH_SESSION_ID: session.id,
       BERTH_GROUP_ID: group.id,
@@ -118,7 +131,9 @@ export class Launcher {
       BERTH_AGENT: config.agent,
       BERTH_AGENT_TEST_HOOKS: config.agentTestHooks ? '1' : '0',
       BERTH_HEARTBEAT_MS: String(Math.max(50, Math.min(5000, Math.floor(timeouts.hardMs / 4)))),
+      BERTH_AGENT_CONFIG: agentConfigEnv(cc),
     };
+    if (config.agentMaxRetries !== undefined) env.CLAUDE_CODE_MAX_RETRIES = String(config.agentMaxRetries);
     if (grant) env[grant.envName] = grant.token;
     const network = effectiveNetwork(
       { policy: config.networkPolicy, allow: config.egressAllowlist },
@@ -162,12 +177,15 @@ export class Launcher {
           readonly: m.readonly,
         })),
         ...(sockets ? [{ hostPath: sockets.dir, containerPath: CONTAINER_SOCKET_DIR, readonly: true }] : []),
+        // The SDK's state (transcripts, settings) per group, so a new container resumes a conversation.
+        { hostPath: claudeState, containerPath: `${AGENT_HOME}/.claude`, readonly: false },
       ],
       user: `${owner.uid}:${owner.gid}`,
       memoryMb: Math.min(cc.memoryMb ?? config.containerMemoryMb, config.containerMemoryMb),
       cpus: Math.min(cc.cpus ?? config.containerCpus, config.containerCpus),
       pids: Math.min(cc.pids ?? config.containerPids, config.containerPids),
-      tmpfs: ['/tmp:rw,size=64m'],
+      // The home directory is scratch space (tools write caches and dotfiles there); ~/.claude is mounted over it.
+      tmpfs: ['/tmp:rw,size=64m', `${AGENT_HOME}:rw,size=64m,mode=1777`],
       workdir: '/workspace',
       // Without a network the container's only way out is the mounted sockets; `open` keeps the runtime's bridge.
       ...(sockets && network.policy !== 'open' ? { network: 'none' } : {}),
@@ -205,6 +223,8 @@ export class Launcher {
 
   /** Asks the runtime afresh (and refreshes what wakes rely on), so a removed image shows up here. */
   async imageCheck(runtime: ContainerRuntime, image: string): Promise<Check> {
+    const build = this.#deps.imageBuild?.check(image);
+    if (build) return build;
     this.#imagesSeen.delete(`${runtime.name}:${image}`);
     return this.#requireImage(runtime, image).then(
       () => ({ ok: true, detail: image }),
@@ -238,6 +258,14 @@ export class Launcher {
   async #requireImage(runtime: ContainerRuntime, image: string): Promise<void> {
     const key = `${runtime.name}:${image}`;
     if (this.#imagesSeen.has(key)) return;
+    if (this.#deps.imageBuild?.building(image))
+      throw new AppError(
+        'IMAGE_BUILDING',
+        `agent image ${image} is being built (first start); try again shortly`,
+        {
+          retryAfter: BUILD_RETRY_AFTER_S,
+        },
+      );
     if (!(await runtime.imageId(image))) {
       throw new AppError(
         'IMAGE_MISSING',

@@ -1,7 +1,14 @@
 import type { Writable } from 'node:stream';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
-import { encodeClose, encodeMessage, type Frame, FrameParser } from '../protocol/frames.ts';
+import {
+  encodeClose,
+  encodeInterrupt,
+  encodeMessage,
+  type Frame,
+  FrameParser,
+  type UsageFrame,
+} from '../protocol/frames.ts';
 import { LineSplitter, type RunningContainer } from '../runtime/index.ts';
 import type { Queryable } from '../store/db.ts';
 import { deliveredTo, takePending } from '../store/messages.ts';
@@ -21,6 +28,8 @@ export interface RunDeps {
   events: EventLog;
   /** Stops the container by name (stop, then kill); the process exit follows. */
   stopContainer(graceMs: number): Promise<void>;
+  /** A turn's usage frame, to be added to the session's totals. */
+  onUsage(usage: UsageFrame): void;
   log: Logger;
 }
 
@@ -90,6 +99,15 @@ export class LiveRun {
   /** True once the run is being ended: it takes no more messages. */
   get closing(): boolean {
     return this.#closing;
+  }
+
+  /** Asks the agent to end its current turn (queued messages continue); false when no turn is running. */
+  interrupt(): boolean {
+    const { stdin } = this.#proc;
+    if (this.#closing || this.#inFlight.size === 0 || stdin.destroyed || stdin.writableEnded) return false;
+    stdin.write(encodeInterrupt());
+    this.#event({ kind: 'lifecycle', data: { type: 'interrupt_requested' } });
+    return true;
   }
 
   /** Writes every pending message to stdin; concurrent calls coalesce into one more pass. */
@@ -192,6 +210,24 @@ export class LiveRun {
           data: { inReplyTo: frame.inReplyTo, text: frame.text },
         });
         return;
+      case 'text':
+        this.#event({
+          kind: 'output',
+          stream: 'assistant',
+          data: { inReplyTo: frame.inReplyTo, text: frame.text },
+        });
+        return;
+      case 'tool': {
+        const { type: _type, phase, ...data } = frame;
+        this.#event({ kind: 'tool', stream: phase, data });
+        return;
+      }
+      case 'usage': {
+        const { type: _type, ...data } = frame;
+        this.#event({ kind: 'usage', data });
+        this.#deps.onUsage(frame);
+        return;
+      }
       case 'ack':
         this.#settle(frame.id, 'done');
         return;

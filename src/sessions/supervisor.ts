@@ -8,7 +8,7 @@ import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
 import { pendingMessages } from '../store/messages.ts';
 import { recordRunStart } from '../store/runs.ts';
-import { addProxyUsage, claimWake, updateRun } from '../store/sessions.ts';
+import { addAgentUsage, addProxyUsage, claimWake, updateRun } from '../store/sessions.ts';
 import type { Check, SessionControl } from './control.ts';
 import { classifyExit } from './exit-reason.ts';
 import type { Launcher } from './launcher.ts';
@@ -26,6 +26,8 @@ export interface RunnerDeps {
   runtime: ContainerRuntime | undefined;
   runtimeProblem?: string;
   launcher: Launcher;
+  /** While berth builds the base image at first start: resolves when that build has ended. */
+  imageBuilt?: () => Promise<void>;
   log: Logger;
 }
 
@@ -88,7 +90,13 @@ export class SessionSupervisor implements SessionControl {
         // Another instance owns the run: tell it there is mail.
         if (!this.#runs.has(sessionId)) void this.#deps.store.notify(CONTROL_CHANNEL, `deliver:${sessionId}`);
       },
-      (err: Error) => this.#reportWakeFailure(sessionId, err),
+      (err: Error) => {
+        // Built at first start: the message waits for the image instead of for another wake.
+        const build = this.#deps.imageBuilt;
+        if ((err as { code?: string }).code === 'IMAGE_BUILDING' && build)
+          void build().then(() => this.messageQueued(sessionId));
+        else this.#reportWakeFailure(sessionId, err);
+      },
     );
   }
 
@@ -102,6 +110,14 @@ export class SessionSupervisor implements SessionControl {
       return;
     }
     await this.#deps.store.notify(CONTROL_CHANNEL, `stop:${sessionId}`);
+  }
+
+  /** Interrupts the current turn of the session's run, here or (by notification) on its owner. */
+  async interrupt(sessionId: string): Promise<boolean> {
+    const live = this.#runs.get(sessionId);
+    if (live) return live.interrupt();
+    await this.#deps.store.notify(CONTROL_CHANNEL, `interrupt:${sessionId}`);
+    return false;
   }
 
   async readiness(): Promise<{ runtime: Check; image: Check; proxy: Check; network: Check }> {
@@ -189,6 +205,10 @@ export class SessionSupervisor implements SessionControl {
             await updateRun(store.db, key, { status: 'stopping' }).catch(() => undefined);
             await runtime.stop(launched.containerName, Math.ceil(graceMs / 1000));
           },
+          onUsage: (usage) =>
+            void addAgentUsage(store.db, sessionId, usage).catch((err) =>
+              this.#deps.log.warn({ err, sessionId }, 'saving agent usage failed'),
+            ),
           log: this.#deps.log,
         },
       );
@@ -335,6 +355,7 @@ export class SessionSupervisor implements SessionControl {
     if (!live) return;
     if (command === 'deliver') void live.deliver();
     if (command === 'stop') void live.stop('aborted');
+    if (command === 'interrupt') live.interrupt();
   }
 
   #event(sessionId: string, event: NewEvent): void {

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -32,6 +33,13 @@ export interface ContainerConfig {
   pids?: number;
   /** Network policy; absent fields take the operator's defaults. */
   network?: { policy?: 'none' | 'allowlist' | 'open'; allow?: string[] };
+  /** Agent settings for the claude mode (see src/protocol/agent-config.ts). */
+  allowedTools?: string[];
+  disallowedTools?: string[];
+  model?: string;
+  systemPromptSuffix?: string;
+  maxTurns?: number;
+  mcpServers?: Record<string, { command: string; args?: string[]; env?: Record<string, string> }>;
 }
 
 export const groups = pgTable('groups', {
@@ -67,6 +75,12 @@ export const sessions = pgTable(
     proxyRequests: bigint({ mode: 'number' }).notNull().default(0),
     proxyBytesIn: bigint({ mode: 'number' }).notNull().default(0),
     proxyBytesOut: bigint({ mode: 'number' }).notNull().default(0),
+    agentInputTokens: bigint({ mode: 'number' }).notNull().default(0),
+    agentOutputTokens: bigint({ mode: 'number' }).notNull().default(0),
+    agentCacheReadTokens: bigint({ mode: 'number' }).notNull().default(0),
+    agentCacheCreationTokens: bigint({ mode: 'number' }).notNull().default(0),
+    agentCostUsd: doublePrecision().notNull().default(0),
+    agentTurns: integer().notNull().default(0),
     createdAt: now(),
     updatedAt: now(),
   },
@@ -111,7 +125,7 @@ export const events = pgTable(
       .notNull()
       .references(() => sessions.id, { onDelete: 'cascade' }),
     seq: bigint({ mode: 'number' }).notNull(),
-    kind: text({ enum: ['log', 'output', 'lifecycle'] }).notNull(),
+    kind: text({ enum: ['log', 'output', 'lifecycle', 'tool', 'usage'] }).notNull(),
     stream: text(),
     generation: integer(),
     data: jsonb().$type<Record<string, unknown>>().notNull(),

@@ -176,6 +176,31 @@ export async function addProxyUsage(
     .where(eq(sessions.id, sessionId));
 }
 
+/** Adds one agent turn's usage (tokens, the SDK's cost estimate) to the session's totals. */
+export async function addAgentUsage(
+  db: Queryable,
+  sessionId: string,
+  u: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheCreationTokens: number;
+    costUsd: number;
+  },
+): Promise<void> {
+  await db
+    .update(sessions)
+    .set({
+      agentInputTokens: sql`${sessions.agentInputTokens} + ${u.inputTokens}`,
+      agentOutputTokens: sql`${sessions.agentOutputTokens} + ${u.outputTokens}`,
+      agentCacheReadTokens: sql`${sessions.agentCacheReadTokens} + ${u.cacheReadTokens}`,
+      agentCacheCreationTokens: sql`${sessions.agentCacheCreationTokens} + ${u.cacheCreationTokens}`,
+      agentCostUsd: sql`${sessions.agentCostUsd} + ${u.costUsd}`,
+      agentTurns: sql`${sessions.agentTurns} + 1`,
+    })
+    .where(eq(sessions.id, sessionId));
+}
+
 /** Sessions whose run looks live, for the reconciler. */
 export async function liveSessions(db: Queryable): Promise<LeasedSession[]> {
   return db

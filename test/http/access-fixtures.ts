@@ -81,6 +81,7 @@ export const FIXTURES: Record<string, Fixture> = {
   },
   wakeSession: { request: (w, side) => ({ params: inSession(w, side) }), ok: noRuntime(503) },
   stopSession: { request: (w, side) => ({ params: inSession(w, side) }) },
+  interruptSession: { request: (w, side) => ({ params: inSession(w, side) }) },
 
   postMessage: { request: (w, side) => ({ params: inSession(w, side), body: { text: 'hello' } }) },
   listMessages: { request: (w, side) => ({ params: inSession(w, side) }) },

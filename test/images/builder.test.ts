@@ -139,13 +139,6 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     expectProblem(again.res, again.body, 409, 'IMAGE_BUILD_FINISHED');
   });
 
-  it('refuses apt packages on the offline base, saying how to get a registry base', async () => {
-    const { groupId } = await newSession(server);
-    const { res, body } = await requestImage(groupId, { apt: ['curl'], npm: [PACKAGE] });
-    expectProblem(res, body, 400, 'IMAGE_APT_UNSUPPORTED');
-    expect((body as unknown as { detail: string }).detail).toMatch(/no apt.*node:20-slim/s);
-  });
-
   it('answers bad requests with problem+json before anything runs', async () => {
     const { groupId } = await newSession(server);
     const bad = await requestImage(groupId, {

@@ -93,7 +93,16 @@ COPY npm/node_modules /opt/berth/node_modules
 ENV NODE_PATH=/opt/berth/node_modules
 `);
     expect(text).not.toMatch(/^RUN/m);
-    expect(() => containerfile('b:1', 'offline', { apt: ['curl'], npm: [] })).toThrow(/no apt/);
+  });
+
+  it('installs apt packages on the offline Debian base as root, then returns to the agent user', () => {
+    expect(containerfile('b:1', 'offline', { apt: ['jq', 'sqlite3'], npm: ['x'] })).toBe(`FROM b:1
+USER root
+RUN apt-get update && apt-get install -y --no-install-recommends jq sqlite3 && rm -rf /var/lib/apt/lists/*
+USER 1000:1000
+COPY npm/node_modules /opt/berth/node_modules
+ENV NODE_PATH=/opt/berth/node_modules
+`);
   });
 
   it('reads the base kind from the agent image label', () => {

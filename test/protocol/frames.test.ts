@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   encodeClose,
   encodeFrame,
+  encodeInterrupt,
   encodeMessage,
   type Frame,
   FrameParser,
@@ -39,6 +40,10 @@ const framed = (f: Frame): StdoutItem => ({ kind: 'frame', frame: f });
 const kinds = (items: StdoutItem[]) => items.map((i) => i.kind);
 
 describe('host → container encoding', () => {
+  it('encodes interrupt as one NDJSON line', () => {
+    expect(encodeInterrupt()).toBe('{"type":"interrupt"}\n');
+  });
+
   it('encodes messages and close as single NDJSON lines', () => {
     const text = 'multi\nline "quoted" \u2028 text';
     const encoded = encodeMessage({ id: 'm-1', seq: 7, text });
@@ -67,10 +72,75 @@ describe('FrameParser', () => {
     { type: 'heartbeat' },
     { type: 'error', id: 'm2', message: 'upstream 529: overloaded' },
     { type: 'error', message: 'stdin line is not JSON' },
+    { type: 'text', inReplyTo: 'm1', text: 'Looking at the files.' },
+    {
+      type: 'tool',
+      inReplyTo: 'm1',
+      toolUseId: 't1',
+      name: 'Bash',
+      phase: 'start',
+      input: '{"command":"ls"}',
+    },
+    {
+      type: 'tool',
+      inReplyTo: 'm1',
+      toolUseId: 't1',
+      name: 'Bash',
+      phase: 'end',
+      input: '{"command":"ls"}',
+      result: 'a\nb',
+      isError: false,
+      durationMs: 12,
+    },
+    {
+      type: 'usage',
+      inReplyTo: 'm1',
+      inputTokens: 20,
+      outputTokens: 8,
+      cacheReadTokens: 3,
+      cacheCreationTokens: 2,
+      costUsd: 0.00025,
+      turns: 2,
+      durationMs: 1440,
+      interrupted: true,
+    },
   ];
 
   it.each(all.map((f) => [f.type, f] as const))('parses a %s frame written by the runner', (_type, f) => {
     expect(parse(frame(f))).toEqual([framed(f)]);
+  });
+
+  it.each([
+    [
+      'a tool frame with an unknown phase',
+      { type: 'tool', inReplyTo: 'm', toolUseId: 't', name: 'Bash', phase: 'x', input: '' },
+      /phase/,
+    ],
+    [
+      'a tool frame without a name',
+      { type: 'tool', inReplyTo: 'm', toolUseId: 't', phase: 'start', input: '' },
+      /name/,
+    ],
+    [
+      'a usage frame with a negative count',
+      {
+        type: 'usage',
+        inReplyTo: 'm',
+        inputTokens: -1,
+        outputTokens: 0,
+        cacheReadTokens: 0,
+        cacheCreationTokens: 0,
+        costUsd: 0,
+        turns: 1,
+        durationMs: 1,
+      },
+      /inputTokens/,
+    ],
+    ['a text frame without text', { type: 'text', inReplyTo: 'm' }, /text needs/],
+  ])('rejects %s', (_what, payload, why) => {
+    const [item] = parse(raw(JSON.stringify(payload)));
+    expect(item!.kind).toBe('invalid');
+    expect((item as { message: string }).message).toMatch(why);
   });
 
   const stream = [

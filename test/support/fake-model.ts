@@ -14,7 +14,14 @@ export interface RecordedRequest {
   bodySha256: string;
 }
 
-export type Reply = string | ((request: { body: unknown }) => string);
+/** One model answer: text, a tool_use turn, an HTTP error, or a stream cut off after some text. */
+export type Step =
+  | string
+  | { text?: string; tools: { name: string; input: unknown }[] }
+  | { error: { status: number; type: string; message: string }; headers?: Record<string, string> }
+  | { cutAfter: string };
+
+export type Reply = Step | ((request: { body: unknown }) => Step);
 
 export interface FakeModelOptions {
   /** When set, requests must carry it as `x-api-key` or `Authorization: Bearer`; others get 401. */
@@ -90,10 +97,18 @@ export async function startFakeModel(options: FakeModelOptions = {}): Promise<Fa
   let reply: Reply = options.reply ?? 'Hello from the fake model.';
   let waiting: (() => void)[] = [];
 
-  const replyText = (body: unknown) => (typeof reply === 'function' ? reply({ body }) : reply);
+  const replyStep = (body: unknown): Step => (typeof reply === 'function' ? reply({ body }) : reply);
 
   async function messages(res: ServerResponse, body: Record<string, unknown>): Promise<void> {
-    const text = replyText(body);
+    const step = replyStep(body);
+    if (typeof step === 'object' && 'error' in step) {
+      const payload = JSON.stringify({ type: 'error', error: step.error });
+      res.writeHead(step.error.status, { 'content-type': 'application/json', ...step.headers });
+      res.end(payload);
+      return;
+    }
+    if (typeof step === 'object') return scripted(res, body, step);
+    const text = step;
     const model = typeof body.model === 'string' ? body.model : 'claude-fake';
     const id = `msg_fake_${randomBytes(6).toString('hex')}`;
     const usage = { input_tokens: 10, output_tokens: Math.max(1, text.split(/\s+/).length) };
@@ -132,6 +147,80 @@ export async function startFakeModel(options: FakeModelOptions = {}): Promise<Fa
     sse(res, 'message_delta', {
       type: 'message_delta',
       delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: usage.output_tokens },
+    });
+    sse(res, 'message_stop', { type: 'message_stop' });
+    res.end();
+  }
+
+  /** A streamed answer with tool_use blocks (stop_reason tool_use), or text cut off mid-stream. */
+  async function scripted(
+    res: ServerResponse,
+    body: Record<string, unknown>,
+    step: Exclude<Step, string | { error: unknown }>,
+  ): Promise<void> {
+    const model = typeof body.model === 'string' ? body.model : 'claude-fake';
+    const usage = {
+      input_tokens: 10,
+      output_tokens: 5,
+      cache_read_input_tokens: 3,
+      cache_creation_input_tokens: 2,
+    };
+    startSse(res);
+    sse(res, 'message_start', {
+      type: 'message_start',
+      message: {
+        id: `msg_fake_${randomBytes(6).toString('hex')}`,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage,
+      },
+    });
+    const text = 'cutAfter' in step ? step.cutAfter : step.text;
+    let index = 0;
+    if (text) {
+      sse(res, 'content_block_start', {
+        type: 'content_block_start',
+        index,
+        content_block: { type: 'text', text: '' },
+      });
+      sse(res, 'content_block_delta', {
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'text_delta', text },
+      });
+      if ('cutAfter' in step) {
+        await sleep(delay);
+        res.destroy();
+        return;
+      }
+      sse(res, 'content_block_stop', { type: 'content_block_stop', index });
+      index++;
+    }
+    const tools = 'tools' in step ? step.tools : [];
+    for (const tool of tools) {
+      const block = {
+        type: 'tool_use',
+        id: `toolu_${randomBytes(8).toString('hex')}`,
+        name: tool.name,
+        input: {},
+      };
+      sse(res, 'content_block_start', { type: 'content_block_start', index, content_block: block });
+      sse(res, 'content_block_delta', {
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'input_json_delta', partial_json: JSON.stringify(tool.input) },
+      });
+      sse(res, 'content_block_stop', { type: 'content_block_stop', index });
+      index++;
+    }
+    sse(res, 'message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: tools.length > 0 ? 'tool_use' : 'end_turn', stop_sequence: null },
       usage: { output_tokens: usage.output_tokens },
     });
     sse(res, 'message_stop', { type: 'message_stop' });

@@ -39,6 +39,8 @@ export async function startService(
     BERTH_PROJECT_ROOT: dataDir,
     // The suites drive the echo agent through its `!` hooks.
     BERTH_AGENT_TEST_HOOKS: '1',
+    // Tests name images they built; a missing one must not start a background build.
+    BERTH_BUILD_IMAGE: 'false',
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     // The machine's TLS trust, which host-side npm installs need behind an intercepting proxy.

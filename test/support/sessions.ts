@@ -4,7 +4,7 @@ import type { TestServer } from './server.ts';
 
 export interface ApiEvent {
   seq: number;
-  kind: 'log' | 'output' | 'lifecycle';
+  kind: 'log' | 'output' | 'lifecycle' | 'tool' | 'usage';
   stream: string | null;
   generation: number | null;
   time: string;

@@ -56,6 +56,13 @@ export function sessionRoutes(ctx: AppContext) {
       return ctx.runner.wake(sessionId);
     });
 
+    route(app, 'interruptSession', async (request, reply) => {
+      const { sessionId } = request.params;
+      await getSession(db, sessionId);
+      reply.code(202);
+      return { interrupted: await ctx.runner.interrupt(sessionId) };
+    });
+
     route(app, 'stopSession', async (request) => {
       const { sessionId } = request.params;
       await getSession(db, sessionId);
