@@ -1,6 +1,6 @@
 import process from 'node:process';
 import { createInterface } from 'node:readline';
-import { type Frame, isValidNonce } from '../../src/protocol/frames.ts';
+import { type Frame, parseStart } from '../../src/protocol/frames.ts';
 import { anthropicAgent } from './anthropic.ts';
 import { echoAgent } from './echo.ts';
 import { stdoutFrames } from './frames.ts';
@@ -47,20 +47,12 @@ function parseLine(line: string): Inbound | 'close' | string {
   return { id: v.id, seq: v.seq, text: v.text };
 }
 
-function main(): void {
-  const nonce = process.env.BERTH_FRAME_NONCE;
-  // Nothing started later (tools, children, !env) may learn the nonce and forge frames.
-  delete process.env.BERTH_FRAME_NONCE;
-  if (!isValidNonce(nonce)) exit(2, 'BERTH_FRAME_NONCE is missing or not 16-128 characters of [A-Za-z0-9_-]');
+/** Runs once the start line has given the nonce; nothing before it can spawn a process. */
+function serve(nonce: string, input: ReturnType<typeof createInterface>): void {
   const mode = process.env.BERTH_AGENT || 'anthropic';
   const agent = pickAgent(mode, process.env);
   const every = heartbeatMs(process.env.BERTH_HEARTBEAT_MS);
   const send: (frame: Frame) => void = stdoutFrames(nonce, (text) => process.stdout.write(text));
-
-  // The host reading our stdout is gone: nobody can receive replies any more.
-  process.stdout.on('error', () => exit(0, 'stdout closed'));
-  process.on('SIGTERM', () => exit(143, 'SIGTERM'));
-  process.on('SIGINT', () => exit(130, 'SIGINT'));
 
   const queue: Inbound[] = [];
   let working = false;
@@ -94,7 +86,6 @@ function main(): void {
     if (closing) exit(0, 'close requested');
   }
 
-  const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   input.on('line', (line) => {
     if (closing || line.trim() === '') return;
     const parsed = parseLine(line);
@@ -116,6 +107,28 @@ function main(): void {
   const ids = [process.env.BERTH_SESSION_ID, process.env.BERTH_GROUP_ID].map((v) => v || '-');
   log(`started mode=${mode} session=${ids[0]} group=${ids[1]} node=${process.version} pid=${process.pid}`);
   send({ type: 'ready' });
+}
+
+function main(): void {
+  // The host is gone: nobody can receive replies any more.
+  process.stdout.on('error', () => exit(0, 'stdout closed'));
+  process.on('SIGTERM', () => exit(143, 'SIGTERM'));
+  process.on('SIGINT', () => exit(130, 'SIGINT'));
+  const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  // The first stdin line carries the frame nonce: unlike the environment, /proc/1/environ cannot show it.
+  const first = (line: string) => {
+    input.off('close', early);
+    const nonce = parseStart(line);
+    if (nonce === undefined)
+      exit(
+        2,
+        'the first stdin line must be {"type":"start","nonce":...} with 16-128 characters of [A-Za-z0-9_-]',
+      );
+    serve(nonce, input);
+  };
+  const early = () => exit(0, 'stdin closed before the start line: host gone');
+  input.once('line', first);
+  input.once('close', early);
 }
 
 main();

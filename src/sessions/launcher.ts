@@ -3,7 +3,7 @@ import process from 'node:process';
 import type { Config } from '../config.ts';
 import { UnavailableError } from '../errors.ts';
 import { planMounts } from '../mounts/index.ts';
-import { newFrameNonce } from '../protocol/frames.ts';
+import { encodeStart, newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
 import type { CredentialProxy, TrafficStats } from '../proxy/credential-proxy.ts';
 import type { ContainerRuntime, RunningContainer, RunSpec } from '../runtime/index.ts';
@@ -32,9 +32,6 @@ export interface LauncherDeps {
   protectedPaths: string[];
 }
 
-// Containers never run as root; when berth itself is root, session folders are handed to this user.
-const CONTAINER_USER = { uid: 1000, gid: 1000 };
-
 /** Turns a session and its group into a hardened `run`: mounts, env, limits, labels, proxy placeholder. */
 export class Launcher {
   readonly #deps: LauncherDeps;
@@ -55,7 +52,10 @@ export class Launcher {
         this.#deps.proxyProblem ?? 'the credential proxy is not running',
       );
     }
-    const owner = isRoot() ? CONTAINER_USER : { uid: process.getuid!(), gid: process.getgid!() };
+    // Containers never run as root; a root berth hands session folders to the dedicated agent uid.
+    const owner = isRoot()
+      ? { uid: config.containerUid, gid: config.containerUid }
+      : { uid: process.getuid!(), gid: process.getgid!() };
     const plan = await planMounts({
       trust: group.trust,
       groupFolder: group.folder,
@@ -82,7 +82,6 @@ export class Launcher {
       TZ: config.timezone,
       BERTH_SESSION_ID: session.id,
       BERTH_GROUP_ID: group.id,
-      BERTH_FRAME_NONCE: nonce,
       BERTH_AGENT: config.agent,
       BERTH_HEARTBEAT_MS: String(Math.max(50, Math.min(5000, Math.floor(timeouts.hardMs / 4)))),
     };
@@ -116,6 +115,8 @@ export class Launcher {
     };
     try {
       const proc = runtime.run(spec);
+      // First on stdin, before any message: the nonce never enters the container's environment.
+      proc.stdin.write(encodeStart(nonce));
       return { proc, containerName: spec.name, nonce, image, grantToken: grant?.token, timeouts };
     } catch (err) {
       if (grant) proxy?.revoke(grant.token);

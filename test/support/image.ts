@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildAgentImage } from '../../container/image/build.ts';
 import type { TestRuntime } from './runtimes.ts';
 
-export const TEST_IMAGE = 'berth-agent:test';
+// TEST_AGENT_IMAGE lets a branch that changes the image test it under its own tag.
+export const TEST_IMAGE = process.env.TEST_AGENT_IMAGE || 'berth-agent:test';
 
 const LOCK = path.join(tmpdir(), 'berth-agent-image.lock');
 const LOCK_WAIT_MS = 5 * 60_000;
