@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import process from 'node:process';
 import type { Config } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
 import { ImageBuilder } from '../images/builder.ts';
+import { clearStaging } from '../mounts/staging.ts';
 import { detectHostFacts, type ProxyBindPlan, planProxyBind } from '../proxy/bind-plan.ts';
 import { type CredentialProxy, createCredentialProxy } from '../proxy/credential-proxy.ts';
 import { createCredentialSource } from '../proxy/credentials.ts';
@@ -109,6 +111,7 @@ export async function createRunnerStack(
     proxyPlan,
     proxyProblem,
     protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
+    log,
   });
   const runner = new SessionRunner({
     config,
@@ -123,6 +126,7 @@ export async function createRunnerStack(
   });
   await runner.start();
   const isPredecessor = (id: string) => id.startsWith(`${hostKey}-`) && id !== instanceId;
+  if (isRoot()) await clearStaging(config.dataDir, isPredecessor, log);
   const images = new ImageBuilder({
     store,
     runtime,
@@ -167,3 +171,5 @@ export async function createRunnerStack(
     },
   };
 }
+
+const isRoot = () => process.getuid?.() === 0;

@@ -3,6 +3,7 @@ import process from 'node:process';
 import type { Config } from '../config.ts';
 import { UnavailableError } from '../errors.ts';
 import { planMounts } from '../mounts/index.ts';
+import { type StagedMounts, stageExtraMounts } from '../mounts/staging.ts';
 import { encodeStart, newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
 import type { CredentialProxy, TrafficStats } from '../proxy/credential-proxy.ts';
@@ -18,6 +19,8 @@ export interface Launched {
   image: string;
   grantToken: string | undefined;
   timeouts: RunTimeouts;
+  /** Undoes the run's staging binds; call after the container is removed. */
+  release(): Promise<void>;
 }
 
 export interface LauncherDeps {
@@ -30,6 +33,7 @@ export interface LauncherDeps {
   proxyProblem: string | undefined;
   /** Files no extra mount may expose (credentials file, allowlist). */
   protectedPaths: string[];
+  log: { warn(obj: object, msg: string): void };
 }
 
 /** Turns a session and its group into a hardened `run`: mounts, env, limits, labels, proxy placeholder. */
@@ -68,7 +72,17 @@ export class Launcher {
       extra: cc.mounts ?? [],
       protectedPaths: this.#deps.protectedPaths,
       owner,
+      // Without root berth cannot pin a path by bind-mounting it, so it refuses paths a container could swap.
+      refuseInsideWritable: !isRoot(),
     });
+    const staged: StagedMounts = isRoot()
+      ? await stageExtraMounts(
+          config.dataDir,
+          [this.#deps.instanceId, `${session.id}-${session.generation}`],
+          plan.mounts,
+          this.#deps.log,
+        )
+      : { mounts: plan.mounts, release: async () => {} };
     const timeouts: RunTimeouts = {
       idleMs: cc.idleTimeoutMs ?? config.idleTimeoutMs,
       hardMs: cc.hardTimeoutMs ?? config.hardTimeoutMs,
@@ -100,7 +114,7 @@ export class Launcher {
         'berth.generation': String(session.generation),
       },
       env,
-      mounts: plan.mounts.map((m) => ({
+      mounts: staged.mounts.map((m) => ({
         hostPath: m.hostPath,
         containerPath: m.containerPath,
         readonly: m.readonly,
@@ -117,9 +131,18 @@ export class Launcher {
       const proc = runtime.run(spec);
       // First on stdin, before any message: the nonce never enters the container's environment.
       proc.stdin.write(encodeStart(nonce));
-      return { proc, containerName: spec.name, nonce, image, grantToken: grant?.token, timeouts };
+      return {
+        proc,
+        containerName: spec.name,
+        nonce,
+        image,
+        grantToken: grant?.token,
+        timeouts,
+        release: staged.release,
+      };
     } catch (err) {
       if (grant) proxy?.revoke(grant.token);
+      await staged.release();
       throw err;
     }
   }

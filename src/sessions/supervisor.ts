@@ -227,6 +227,7 @@ export class SessionRunner implements SessionControl {
     const oom = state?.oomKilled || (state?.oomSuspected === true && run.stopReason === undefined);
     const reason: ExitReason = run.stopReason ?? (oom ? 'oom' : 'exited');
     await runtime!.remove(run.containerName).catch(() => undefined);
+    await launched.release();
     launcher.revoke(launched.grantToken);
     this.#runs.delete(run.sessionId);
     release();
