@@ -499,7 +499,7 @@ export interface components {
         /** @enum {string} */
         SessionStatus: "idle" | "starting" | "running" | "stopping" | "failed";
         /** @enum {string} */
-        ExitReason: "exited" | "idle" | "timeout" | "oom" | "aborted" | "spawn_error" | "lost";
+        ExitReason: "exited" | "idle" | "timeout" | "oom" | "aborted" | "spawn_error" | "lost" | "quota";
         Session: {
             id: components["schemas"]["Id"];
             groupId: components["schemas"]["Id"];
