@@ -329,13 +329,13 @@ export const fields = [
   {
     key: 'maxViewersPerSession',
     env: 'BERTH_MAX_VIEWERS_PER_SESSION',
-    parse: int(32, 1, 100_000),
+    parse: int(64, 1, 100_000),
     doc: 'WebSocket viewers one session may have at once; more get 429.',
   },
   {
     key: 'maxViewersPerKey',
     env: 'BERTH_MAX_VIEWERS_PER_KEY',
-    parse: int(64, 1, 100_000),
+    parse: int(128, 1, 100_000),
     doc: 'WebSocket viewers one API key may hold open at once; more get 429.',
   },
   {

@@ -359,7 +359,13 @@ export interface paths {
          *     |------|---------|----------------------|
          *     | 1001 | server shutting down | reconnect (to another instance) with `after=<last seq>` |
          *     | 1011 | stream failed on the server | reconnect with `after=<seq>` from the reason or the last seq |
+         *     | 1013 | too many viewers (a race past the 429 check) | reconnect later |
          *     | 4008 | viewer too slow; reason `viewer too slow; resume with after=<seq>` | reconnect with `after=<resumeAfter>` |
+         *
+         *     Viewers are capped per session (`BERTH_MAX_VIEWERS_PER_SESSION`) and per API key
+         *     (`BERTH_MAX_VIEWERS_PER_KEY`); one more is refused with 429 `TOO_MANY_VIEWERS`.
+         *     Unsent frames are bounded per viewer and across all viewers: replay waits for a slow
+         *     viewer, and a live viewer that falls behind gets the overflow frame and 4008.
          */
         get: operations["streamEvents"];
         put?: never;
@@ -1065,6 +1071,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The session or the API key already has as many viewers as allowed. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     ensureSession: {
@@ -1441,6 +1456,15 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description A plain HTTP request; this endpoint needs `Upgrade: websocket`. */
             426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The session or the API key already has as many viewers as allowed. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,7 @@ export const SUBPROTOCOL = 'berth.v1';
 /** Close codes of the stream (documented in openapi.yaml). */
 export const CLOSE_GOING_AWAY = 1001;
 export const CLOSE_INTERNAL_ERROR = 1011;
+export const CLOSE_TRY_AGAIN_LATER = 1013;
 export const CLOSE_TOO_SLOW = 4008;
 
 const frames = new WeakMap<EventRow, Buffer>();

@@ -2,11 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
 import { lastEventSeq } from '../../store/events.ts';
 import { getSession } from '../../store/sessions.ts';
+import { presentedToken } from '../auth.ts';
 import type { AppContext } from '../context.ts';
 import { parseKinds } from '../events/routes.ts';
 import { socketRoute, upgradeRequired } from '../route.ts';
 import { keepalive } from './keepalive.ts';
+import { ByteBudget } from './outbox.ts';
+import { CLOSE_TRY_AGAIN_LATER } from './protocol.ts';
 import { type StreamLimits, Viewer } from './viewer.ts';
+import { keyId, ViewerCaps } from './viewer-caps.ts';
 
 export interface StreamOptions {
   /** Ping period; a viewer that misses two pongs in a row is dropped. */
@@ -14,12 +18,14 @@ export interface StreamOptions {
   limits?: Partial<StreamLimits>;
 }
 
+// Per viewer at most ~2.1 MiB (socket high water + queue), and queues of all viewers together 32 MiB.
 export const DEFAULT_STREAM_LIMITS: StreamLimits = {
-  socketHighWater: 512 * 1024,
-  maxFrames: 2000,
-  maxBytes: 8 * 1024 * 1024,
-  maxHeldRows: 10_000,
-  pageSize: 500,
+  socketHighWater: 128 * 1024,
+  maxFrames: 1000,
+  maxBytes: 2 * 1024 * 1024,
+  maxHeldRows: 5000,
+  pageSize: 100,
+  totalBytes: 32 * 1024 * 1024,
 };
 
 interface StreamQuery {
@@ -30,6 +36,8 @@ interface StreamQuery {
 /** `GET /v1/sessions/{id}/stream`: a session's events over WebSocket, replayed from a cursor, then live. */
 export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
   const limits = { ...DEFAULT_STREAM_LIMITS, ...opts.limits };
+  const budget = new ByteBudget(limits.totalBytes);
+  const caps = new ViewerCaps(ctx.config.maxViewersPerSession, ctx.config.maxViewersPerKey);
   return async (app: FastifyInstance) => {
     const pings = keepalive(opts.pingIntervalMs ?? 30_000);
     app.addHook('onClose', async () => pings.stop());
@@ -40,6 +48,8 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
         const { sessionId } = request.params as { sessionId: string };
         const { after } = request.query as StreamQuery;
         const session = await getSession(ctx.store.db, sessionId);
+        const full = caps.refusal(sessionId, keyId(presentedToken(request, true)));
+        if (full) throw new AppError('TOO_MANY_VIEWERS', 429, full);
         if (after !== undefined && after > session.eventSeq)
           throw new AppError(
             'CURSOR_OUT_OF_RANGE',
@@ -51,6 +61,10 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
       socket(socket, request) {
         const { sessionId } = request.params as { sessionId: string };
         const { after, kinds } = request.query as StreamQuery;
+        const release = caps.take(sessionId, keyId(presentedToken(request, true)));
+        // Viewers that raced past the check above: the cap still holds.
+        if (!release) return socket.close(CLOSE_TRY_AGAIN_LATER, 'too many viewers; try again later');
+        socket.once('close', release);
         pings.watch(socket);
         new Viewer(
           socket,
@@ -59,6 +73,7 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
             events: ctx.events,
             head: (id) => lastEventSeq(ctx.store.db, id),
             limits,
+            budget,
             log: request.log,
           },
         ).start();
