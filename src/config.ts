@@ -59,6 +59,12 @@ export interface Config {
   containerCpus: number;
   containerPids: number;
   buildTimeoutMs: number;
+  containerUid: number;
+  workspaceQuotaMb: number;
+  diskReserveMb: number;
+  quotaCheckMs: number;
+  maxViewersPerSession: number;
+  maxViewersPerKey: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   timezone: string;
   scheduleTimezone: string;

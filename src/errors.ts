@@ -34,7 +34,7 @@ export const ERROR_CATALOGUE = {
   SCHEDULE_AT_PAST: { status: 400, title: 'One-off time is not in the future' },
   SCHEDULE_TIMEZONE_INVALID: { status: 400, title: 'Time zone is not an IANA name' },
   SCHEDULE_LIMIT_REACHED: { status: 400, title: 'Session has too many schedules' },
-  // 401, 403, 404, 409, 413, 415, 422, 426: who, what, and in which state.
+  // 401, 403, 404, 409, 413, 415, 422, 426, 429: who, what, and in which state.
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
   KEY_EXPIRED: { status: 401, title: 'API key has expired' },
   FORBIDDEN: { status: 403, title: "The key's role does not allow this operation" },
@@ -53,6 +53,8 @@ export const ERROR_CATALOGUE = {
   SCHEDULE_COMPLETED: { status: 409, title: 'One-off schedule has fired' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body is too large' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused with a different body' },
+  TOO_MANY_VIEWERS: { status: 429, title: 'Too many viewers' },
+  MOUNT_INSIDE_WRITABLE: { status: 400, title: 'Extra mount lies inside a writable allowed root' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   UPGRADE_REQUIRED: { status: 426, title: 'WebSocket upgrade required' },
   // 500: berth's own state is wrong.
@@ -76,6 +78,7 @@ export const ERROR_CATALOGUE = {
   PROXY_UNAVAILABLE: { status: 503, title: 'Credential proxy is not running' },
   IMAGE_MISSING: { status: 503, title: 'Agent image is missing' },
   IMAGE_BUILDING: { status: 503, title: 'Agent image is being built' },
+  DISK_LOW: { status: 503, title: 'The data directory is low on disk space' },
   IMAGE_UNAVAILABLE: { status: 503, title: 'Base agent image is missing' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -90,6 +90,17 @@ const hooks: Record<string, Hook> = {
   async ls(args) {
     try {
       return (await readdir(args.trim() || '.')).sort().join('\n');
+    } catch (err) {
+      return errorCode(err);
+    }
+  },
+  async fill(args) {
+    const [path, mib] = split(args.trim());
+    const n = count(mib, 'MIB');
+    const chunk = Buffer.alloc(2 ** 20, 0x78);
+    try {
+      for (let i = 0; i < n; i++) await appendFile(path, chunk);
+      return `filled ${n}`;
     } catch (err) {
       return errorCode(err);
     }

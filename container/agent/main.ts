@@ -1,6 +1,6 @@
 import process from 'node:process';
 import { createInterface } from 'node:readline';
-import { type Frame, isValidNonce } from '../../src/protocol/frames.ts';
+import { type Frame, parseStart } from '../../src/protocol/frames.ts';
 import { echoAgent } from './echo.ts';
 import { startForwarders } from './forwarder.ts';
 import { stdoutFrames } from './frames.ts';
@@ -49,11 +49,8 @@ function parseLine(line: string): Inbound | 'close' | 'interrupt' | string {
   return { id: v.id, seq: v.seq, text: v.text };
 }
 
-async function main(): Promise<void> {
-  const nonce = process.env.BERTH_FRAME_NONCE;
-  // Nothing started later (tools, children, !env) may learn the nonce and forge frames.
-  delete process.env.BERTH_FRAME_NONCE;
-  if (!isValidNonce(nonce)) exit(2, 'BERTH_FRAME_NONCE is missing or not 16-128 characters of [A-Za-z0-9_-]');
+/** Runs once the start line has given the nonce; nothing before it can spawn a process. */
+async function serve(nonce: string, input: ReturnType<typeof createInterface>): Promise<void> {
   const mode = process.env.BERTH_AGENT || 'claude';
   const send: (frame: Frame) => void = stdoutFrames(nonce, (text) => process.stdout.write(text));
   let agent: AgentMode;
@@ -63,11 +60,6 @@ async function main(): Promise<void> {
     exit(2, `cannot start ${mode} mode: ${err instanceof Error ? err.message : err}`);
   }
   const every = heartbeatMs(process.env.BERTH_HEARTBEAT_MS);
-
-  // The host reading our stdout is gone: nobody can receive replies any more.
-  process.stdout.on('error', () => exit(0, 'stdout closed'));
-  process.on('SIGTERM', () => exit(143, 'SIGTERM'));
-  process.on('SIGINT', () => exit(130, 'SIGINT'));
 
   // Model and egress proxies are reached over mounted sockets; turns wait until the relays listen.
   const forwarding = startForwarders(process.env.BERTH_FORWARD, log).catch((err: Error) =>
@@ -107,7 +99,6 @@ async function main(): Promise<void> {
     if (closing) exit(0, 'close requested');
   }
 
-  const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
   input.on('line', (line) => {
     if (closing || line.trim() === '') return;
     const parsed = parseLine(line);
@@ -135,4 +126,26 @@ async function main(): Promise<void> {
   send({ type: 'ready' });
 }
 
-void main();
+function main(): void {
+  // The host reading our stdout is gone: nobody can receive replies any more.
+  process.stdout.on('error', () => exit(0, 'stdout closed'));
+  process.on('SIGTERM', () => exit(143, 'SIGTERM'));
+  process.on('SIGINT', () => exit(130, 'SIGINT'));
+  const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  // The first stdin line carries the frame nonce: unlike the environment, /proc/1/environ cannot show it.
+  const first = (line: string) => {
+    input.off('close', early);
+    const nonce = parseStart(line);
+    if (nonce === undefined)
+      exit(
+        2,
+        'the first stdin line must be {"type":"start","nonce":...} with 16-128 characters of [A-Za-z0-9_-]',
+      );
+    void serve(nonce, input);
+  };
+  const early = () => exit(0, 'stdin closed before the start line: host gone');
+  input.once('line', first);
+  input.once('close', early);
+}
+
+main();

@@ -167,4 +167,40 @@ export const containerFields = [
     doc: 'Where the container runtime CLI is looked up.',
     shown: 'system PATH',
   },
+  {
+    key: 'containerUid',
+    env: 'BERTH_CONTAINER_UID',
+    parse: int(2_000_000_000, 1, 4_294_967_294),
+    doc: 'Uid and gid agents run as when berth is root; session folders are handed to it. The default is above login, subordinate and systemd ranges, so it is no host account.',
+  },
+  {
+    key: 'workspaceQuotaMb',
+    env: 'BERTH_WORKSPACE_QUOTA_MB',
+    parse: int(2048, 1, 1024 * 1024 * 1024),
+    doc: 'Disk a session folder (/workspace) may use; a run past it is stopped with reason `quota`.',
+  },
+  {
+    key: 'diskReserveMb',
+    env: 'BERTH_DISK_RESERVE_MB',
+    parse: int(1024, 0, 1024 * 1024 * 1024),
+    doc: 'Free space kept on the data dir’s file system (the embedded database lives there); below it, running sessions are stopped with reason `quota`.',
+  },
+  {
+    key: 'quotaCheckMs',
+    env: 'BERTH_QUOTA_CHECK_MS',
+    parse: int(5000, 100, 10 * MINUTE),
+    doc: 'How often running sessions’ folders and the free space are measured.',
+  },
+  {
+    key: 'maxViewersPerSession',
+    env: 'BERTH_MAX_VIEWERS_PER_SESSION',
+    parse: int(64, 1, 100_000),
+    doc: 'WebSocket viewers one session may have at once; more get 429.',
+  },
+  {
+    key: 'maxViewersPerKey',
+    env: 'BERTH_MAX_VIEWERS_PER_KEY',
+    parse: int(128, 1, 100_000),
+    doc: 'WebSocket viewers one API key may hold open at once; more get 429.',
+  },
 ] as const satisfies readonly Field<keyof Config>[];

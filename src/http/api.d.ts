@@ -469,8 +469,14 @@ export interface paths {
          *     |------|---------|----------------------|
          *     | 1001 | server shutting down | reconnect (to another instance) with `after=<last seq>` |
          *     | 1011 | stream failed on the server | reconnect with `after=<seq>` from the reason or the last seq |
+         *     | 1013 | too many viewers (a race past the 429 check) | reconnect later |
          *     | 4008 | viewer too slow; reason `viewer too slow; resume with after=<seq>` | reconnect with `after=<resumeAfter>` |
          *     | 4001 | the API key was revoked or expired; reason `key revoked` or `key expired` | get a new key |
+         *
+         *     Viewers are capped per session (`BERTH_MAX_VIEWERS_PER_SESSION`) and per API key
+         *     (`BERTH_MAX_VIEWERS_PER_KEY`); one more is refused with 429 `TOO_MANY_VIEWERS`.
+         *     Unsent frames are bounded per viewer and across all viewers: replay waits for a slow
+         *     viewer, and a live viewer that falls behind gets the overflow frame and 4008.
          */
         get: operations["streamEvents"];
         put?: never;
@@ -769,7 +775,7 @@ export interface components {
         /** @enum {string} */
         SessionStatus: "idle" | "starting" | "running" | "stopping" | "failed";
         /** @enum {string} */
-        ExitReason: "exited" | "idle" | "timeout" | "oom" | "aborted" | "spawn_error" | "lost";
+        ExitReason: "exited" | "idle" | "timeout" | "oom" | "aborted" | "spawn_error" | "lost" | "quota";
         Session: {
             id: components["schemas"]["Id"];
             groupId: components["schemas"]["Id"];
@@ -1006,7 +1012,7 @@ export interface components {
              * @description Stable machine-readable code from berth's error catalogue (src/errors.ts).
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "IMAGE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "TOO_MANY_VIEWERS" | "MOUNT_INSIDE_WRITABLE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "DISK_LOW" | "IMAGE_UNAVAILABLE";
             /** @description Each validation problem, when there are several (the first 20; `errorCount` says how many in all). */
             errors?: {
                 path: string;
@@ -1464,6 +1470,15 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description A plain HTTP request; this endpoint needs `Upgrade: websocket`. */
             426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The session or the API key already has as many viewers as allowed. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2076,6 +2091,15 @@ export interface operations {
             404: components["responses"]["NotFound"];
             /** @description A plain HTTP request; this endpoint needs `Upgrade: websocket`. */
             426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The session or the API key already has as many viewers as allowed. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

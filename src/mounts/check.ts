@@ -153,6 +153,17 @@ async function checkOne(
       'MOUNT_NOT_ALLOWED_ROOT',
       `resolves to ${real}, which is not under any allowed root in ${list.file}`,
     );
+  const outer = ctx.refuseInsideWritable
+    ? list.roots.find(
+        (r) =>
+          r.allowReadWrite && r.realPath !== undefined && r.realPath !== real && isWithin(r.realPath, real),
+      )
+    : undefined;
+  if (outer)
+    throw new Refused(
+      'MOUNT_INSIDE_WRITABLE',
+      `lies inside ${outer.path}, which containers may write to; berth (not running as root) cannot pin it against a swap, so mount that root instead`,
+    );
   const readonly = checkReadonly(req, root, ctx);
   const containerPath = path.posix.join(EXTRA_MOUNT_BASE, name);
   const clash = accepted.find((m) => containerPathsOverlap(m.containerPath, containerPath));

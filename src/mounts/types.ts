@@ -36,7 +36,8 @@ export type MountRefusalCode =
   | 'MOUNT_BLOCKED_PATTERN'
   | 'MOUNT_NOT_ALLOWED_ROOT'
   | 'MOUNT_RW_DENIED'
-  | 'MOUNT_COLLISION';
+  | 'MOUNT_COLLISION'
+  | 'MOUNT_INSIDE_WRITABLE';
 
 export interface MountRefusal {
   /** Index of the request in the list that was checked. */
@@ -54,6 +55,8 @@ export interface CheckContext {
   homeDir: string;
   /** Further host paths no extra mount may equal, sit inside or contain (e.g. the credentials file). */
   protectedPaths?: string[];
+  /** Refuse paths strictly inside a read-write allowed root (a container could swap them before the runtime mounts). */
+  refuseInsideWritable?: boolean;
 }
 
 export interface PlanContext extends CheckContext {

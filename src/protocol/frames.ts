@@ -60,6 +60,23 @@ export function encodeInterrupt(): string {
   return '{"type":"interrupt"}\n';
 }
 
+/** The first stdin line of every run: the frame nonce, kept out of the environment (and /proc/<pid>/environ). */
+export function encodeStart(nonce: string): string {
+  if (!isValidNonce(nonce)) throw new TypeError('frame nonce must be 16-128 characters of [A-Za-z0-9_-]');
+  return `${JSON.stringify({ type: 'start', nonce })}\n`;
+}
+
+/** The nonce from a start line, or undefined when the line is not a valid one. */
+export function parseStart(line: string): string | undefined {
+  try {
+    const value = JSON.parse(line) as { type?: unknown; nonce?: unknown };
+    if (value?.type !== 'start' || typeof value.nonce !== 'string') return undefined;
+    return isValidNonce(value.nonce) ? value.nonce : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface LineLimits {
   /** Longest plain line in bytes; longer lines are cut and marked with TRUNCATION_MARKER. */
   maxLineBytes?: number;

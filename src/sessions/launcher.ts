@@ -4,8 +4,9 @@ import process from 'node:process';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { agentStateDir, type MountRefusal, planMounts } from '../mounts/index.ts';
+import { type StagedMounts, stageExtraMounts } from '../mounts/staging.ts';
 import { agentConfigEnv } from '../protocol/agent-config.ts';
-import { newFrameNonce } from '../protocol/frames.ts';
+import { encodeStart, newFrameNonce } from '../protocol/frames.ts';
 import { type ProxyBindPlan, proxyBaseUrl } from '../proxy/bind-plan.ts';
 import type { CredentialProxy, TrafficStats } from '../proxy/credential-proxy.ts';
 import type { EgressProxy } from '../proxy/egress-proxy.ts';
@@ -38,6 +39,8 @@ export interface Launched {
   network: NetworkPolicyName;
   /** The run's proxy sockets; closed by release(). */
   sockets: RunSockets | undefined;
+  /** Undoes the run's staging binds; call after the container is removed. */
+  unstage(): Promise<void>;
 }
 
 export interface LauncherDeps {
@@ -67,9 +70,6 @@ const BUILD_RETRY_AFTER_S = 15;
 /** The agent user's home in the image; a tmpfs per run. */
 const AGENT_HOME = '/home/agent';
 
-// Containers never run as root; when berth itself is root, session folders are handed to this user.
-const CONTAINER_USER = { uid: 1000, gid: 1000 };
-
 /** Turns a session and its group into a hardened `run`: mounts, env, limits, labels, proxy placeholder. */
 export class Launcher {
   readonly #deps: LauncherDeps;
@@ -90,7 +90,10 @@ export class Launcher {
         this.#deps.proxyProblem ?? 'the credential proxy is not running',
       );
     }
-    const owner = isRoot() ? CONTAINER_USER : { uid: process.getuid!(), gid: process.getgid!() };
+    // Containers never run as root; a root berth hands session folders to the dedicated agent uid.
+    const owner = isRoot()
+      ? { uid: config.containerUid, gid: config.containerUid }
+      : { uid: process.getuid!(), gid: process.getgid!() };
     const plan = await planMounts({
       trust: group.trust,
       groupFolder: group.folder,
@@ -103,7 +106,17 @@ export class Launcher {
       extra: cc.mounts ?? [],
       protectedPaths: this.#deps.protectedPaths,
       owner,
+      // Without root berth cannot pin a path by bind-mounting it, so it refuses paths a container could swap.
+      refuseInsideWritable: !isRoot(),
     });
+    const staged: StagedMounts = isRoot()
+      ? await stageExtraMounts(
+          config.dataDir,
+          [this.#deps.instanceId, `${session.id}-${session.generation}`],
+          plan.mounts,
+          this.#deps.log,
+        )
+      : { mounts: plan.mounts, release: async () => {} };
     const timeouts: RunTimeouts = {
       idleMs: cc.idleTimeoutMs ?? config.idleTimeoutMs,
       hardMs: cc.hardTimeoutMs ?? config.hardTimeoutMs,
@@ -127,7 +140,6 @@ export class Launcher {
       TZ: config.timezone,
       BERTH_SESSION_ID: session.id,
       BERTH_GROUP_ID: group.id,
-      BERTH_FRAME_NONCE: nonce,
       BERTH_AGENT: config.agent,
       BERTH_AGENT_TEST_HOOKS: config.agentTestHooks ? '1' : '0',
       BERTH_HEARTBEAT_MS: String(Math.max(50, Math.min(5000, Math.floor(timeouts.hardMs / 4)))),
@@ -171,7 +183,7 @@ export class Launcher {
       },
       env,
       mounts: [
-        ...plan.mounts.map((m) => ({
+        ...staged.mounts.map((m) => ({
           hostPath: m.hostPath,
           containerPath: m.containerPath,
           readonly: m.readonly,
@@ -199,11 +211,16 @@ export class Launcher {
       network: network.policy,
       sockets,
       refusedMounts: plan.refused,
+      unstage: staged.release,
     };
     try {
-      return { ...launched, proc: runtime.run(spec) };
+      const proc = runtime.run(spec);
+      // First on stdin, before any message: the nonce never enters the container's environment.
+      proc.stdin.write(encodeStart(nonce));
+      return { ...launched, proc };
     } catch (err) {
       this.release(launched);
+      await staged.release();
       throw err;
     }
   }

@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
+import { sessionDir } from '../mounts/folders.ts';
 import type { TrafficStats } from '../proxy/credential-proxy.ts';
 import { type ContainerRuntime, oomKillCount } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
@@ -13,6 +14,7 @@ import type { Check, SessionControl } from './control.ts';
 import { classifyExit } from './exit-reason.ts';
 import type { Launcher } from './launcher.ts';
 import { LiveRun } from './live-run.ts';
+import { type QuotaBreach, QuotaWatch } from './quota.ts';
 import { type RunEnding, type RunKey, recordRunEnding, recordSpawnFailure } from './run-end.ts';
 import { Slots } from './slots.ts';
 
@@ -44,6 +46,7 @@ export class SessionSupervisor implements SessionControl {
   readonly #runs = new Map<string, LiveRun>();
   readonly #waking = new Map<string, Promise<WakeResult>>();
   readonly #slots: Slots;
+  readonly #quota: QuotaWatch;
   /** Each live run's end-of-run bookkeeping, registered as soon as the run exists. */
   readonly #exits = new Map<LiveRun, Promise<void>>();
   /** Proxy traffic per session already added to its row (the proxy counts per process, cumulatively). */
@@ -55,12 +58,22 @@ export class SessionSupervisor implements SessionControl {
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
     this.#slots = new Slots(deps.config.maxContainers);
+    const mb = 1024 * 1024;
+    this.#quota = new QuotaWatch({
+      dataDir: deps.config.dataDir,
+      quotaBytes: deps.config.workspaceQuotaMb * mb,
+      reserveBytes: deps.config.diskReserveMb * mb,
+      intervalMs: deps.config.quotaCheckMs,
+      stop: (sessionId, breach) => this.#stopForSpace(sessionId, breach),
+      log: deps.log,
+    });
   }
 
   async start(): Promise<void> {
     this.#unlisten = await this.#deps.store.listen(CONTROL_CHANNEL, (payload) => this.#onControl(payload));
     const every = Math.max(250, Math.floor(this.#deps.config.leaseMs / 3));
     this.#leaseTimer = setInterval(() => void this.#renewLeases(), every);
+    this.#quota.start();
   }
 
   wake(sessionId: string): Promise<WakeResult> {
@@ -143,6 +156,7 @@ export class SessionSupervisor implements SessionControl {
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#leaseTimer);
+    this.#quota.stop();
     await this.#unlisten?.();
     await Promise.allSettled([...this.#waking.values()]);
     await Promise.allSettled([...this.#runs.values()].map((run) => run.stop('aborted')));
@@ -166,6 +180,12 @@ export class SessionSupervisor implements SessionControl {
     const { runtime, config, store, instanceId, launcher } = this.#deps;
     if (!runtime)
       throw new AppError('RUNTIME_UNAVAILABLE', this.#deps.runtimeProblem ?? 'no container runtime');
+    const low = await this.#quota.diskLow();
+    if (low?.type === 'disk_low')
+      throw new AppError(
+        'DISK_LOW',
+        `the data dir has ${low.freeBytes} bytes free, under the reserve of ${low.reserveBytes} (BERTH_DISK_RESERVE_MB)`,
+      );
     const release = await this.#slots.acquire();
     try {
       const claim = await claimWake(store.db, {
@@ -213,6 +233,7 @@ export class SessionSupervisor implements SessionControl {
         },
       );
       this.#runs.set(sessionId, run);
+      this.#quota.track(sessionId, sessionDir(config.dataDir, session.groupId, sessionId));
       const exit = this.#watchExit(run, launched, release, oomKillsAtStart).finally(() =>
         this.#exits.delete(run),
       );
@@ -262,7 +283,9 @@ export class SessionSupervisor implements SessionControl {
     const verdict = await classifyExit(runtime!, run, cli.exitCode, oomKillsAtStart);
     await runtime!.remove(run.containerName).catch(() => undefined);
     launcher.release(launched);
+    await launched.unstage();
     this.#runs.delete(run.sessionId);
+    this.#quota.untrack(run.sessionId);
     release();
     await this.#saveProxyUsage(run.sessionId);
     await this.#finish(
@@ -295,7 +318,8 @@ export class SessionSupervisor implements SessionControl {
           data: { type: 'message_failed', messageId: m.id, seq: m.seq, reason: m.error },
         });
       }
-      const retry = end.reason !== 'aborted' && !runtimeGone && !this.#closing;
+      // A run stopped by a user or for space waits for the next message instead of waking at once.
+      const retry = end.reason !== 'aborted' && end.reason !== 'quota' && !runtimeGone && !this.#closing;
       if (retry && (await pendingMessages(this.#deps.store.db, key.sessionId, 1)).length > 0) {
         this.wake(key.sessionId).catch((err: Error) => this.#reportWakeFailure(key.sessionId, err));
       }
@@ -312,6 +336,15 @@ export class SessionSupervisor implements SessionControl {
       generation: key.generation,
       data: { type: 'spawn_error', message: err.message },
     });
+  }
+
+  /** A run past its workspace quota, or on a nearly full disk, ends with reason `quota` after saying why. */
+  #stopForSpace(sessionId: string, breach: QuotaBreach): void {
+    const live = this.#runs.get(sessionId);
+    if (!live || live.closing) return;
+    this.#deps.log.warn({ sessionId, ...breach }, 'stopping a run for disk space');
+    this.#event(sessionId, { kind: 'lifecycle', generation: live.generation, data: { ...breach } });
+    void live.stop('quota');
   }
 
   #reportWakeFailure(sessionId: string, err: Error): void {

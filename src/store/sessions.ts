@@ -228,7 +228,7 @@ export async function sessionsToResume(db: Queryable, opts: { afterRestart: bool
         eq(sessions.status, 'idle'),
         opts.afterRestart
           ? undefined
-          : sql`coalesce(${sessions.lastExitReason}, 'exited') not in ('aborted', 'spawn_error')`,
+          : sql`coalesce(${sessions.lastExitReason}, 'exited') not in ('aborted', 'spawn_error', 'quota')`,
         sql`exists (select 1 from ${messages} m where m.session_id = ${sessions.id} and m.status = 'pending')`,
       ),
     );

@@ -5,7 +5,7 @@ import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestProject } from 'vitest/node';
 import { WebSocket } from 'ws';
-import { encodeMessage, FrameParser, newFrameNonce } from '../../src/protocol/frames.ts';
+import { encodeMessage, encodeStart, FrameParser, newFrameNonce } from '../../src/protocol/frames.ts';
 import { type ContainerRuntime, createRuntime, type RunSpec } from '../../src/runtime/index.ts';
 import type { Server } from '../../src/server.ts';
 import { identities } from '../../src/sessions/identity.ts';
@@ -183,7 +183,7 @@ export interface RawAgent {
   close(): Promise<void>;
 }
 
-export function rawSpec(image: string, nonce: string): RunSpec {
+export function rawSpec(image: string): RunSpec {
   return {
     name: `bench-raw-${randomBytes(6).toString('hex')}`,
     image,
@@ -191,7 +191,6 @@ export function rawSpec(image: string, nonce: string): RunSpec {
     env: {
       HOME: '/workspace',
       TZ: 'UTC',
-      BERTH_FRAME_NONCE: nonce,
       BERTH_AGENT: 'echo',
       BERTH_HEARTBEAT_MS: '5000',
     },
@@ -208,8 +207,9 @@ export function rawSpec(image: string, nonce: string): RunSpec {
 /** Starts `<runtime> run -i --pull=never …` from runtime.runArgs(spec) via the runtime layer's own spawn. */
 export function startRawAgent(runtime: ContainerRuntime, image: string): RawAgent {
   const nonce = newFrameNonce();
-  const spec = rawSpec(image, nonce);
+  const spec = rawSpec(image);
   const proc = runtime.run(spec);
+  proc.stdin.write(encodeStart(nonce));
   const parser = new FrameParser(nonce);
   const waiting = new Map<string, () => void>();
   proc.stdout.on('data', (chunk: Buffer) => {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeClose,
   encodeMessage,
+  encodeStart,
   type Frame,
   FrameParser,
   newFrameNonce,
@@ -25,6 +26,8 @@ interface AgentOptions {
   /** Extra `run` flags; the default network is none. */
   flags?: string[];
   workspace?: string;
+  /** false: do not send the start line that carries the nonce. */
+  start?: boolean;
 }
 
 /** A real agent container driven over stdin/stdout like the host runner does. */
@@ -32,11 +35,12 @@ class AgentProcess {
   readonly items: StdoutItem[] = [];
   readonly logs: string[] = [];
   readonly exited: Promise<number | undefined>;
+  readonly nonce = newFrameNonce();
   private readonly changed = new EventEmitter();
   private readonly child;
 
   constructor(runtime: TestRuntime, image: string, options: AgentOptions = {}) {
-    const nonce = newFrameNonce();
+    const nonce = this.nonce;
     const env = {
       BERTH_AGENT: 'echo',
       BERTH_AGENT_TEST_HOOKS: '1',
@@ -52,9 +56,9 @@ class AgentProcess {
       ...(options.flags ?? ['--network=none']),
     );
     if (options.workspace) args.push('-v', `${options.workspace}:/workspace`);
-    for (const [key, value] of Object.entries({ ...env, BERTH_FRAME_NONCE: nonce }))
-      args.push('-e', `${key}=${value}`);
+    for (const [key, value] of Object.entries(env)) args.push('-e', `${key}=${value}`);
     this.child = execa(runtime, [...args, image], { buffer: false, reject: false, stdin: 'pipe' });
+    if (options.start !== false) this.child.stdin.write(encodeStart(nonce));
     const parser = new FrameParser(nonce);
     const splitter = new LineSplitter();
     this.child.stdout.on('data', (chunk: Buffer) => this.add(parser.push(chunk), []));
@@ -230,6 +234,32 @@ describe.skipIf(runtimes.length === 0).each(runtimes)('agent image on %s', (runt
     expect(env).toMatchObject({ BERTH_SESSION_ID: 'sess-1', BERTH_AGENT: 'echo', HOME: '/home/agent' });
     a.send(encodeClose());
     expect(await a.exited).toBe(0);
+  });
+
+  it('keeps the frame nonce out of every environment a tool could read', async () => {
+    const a = agent(runtime, image);
+    const environs = [
+      await a.ask('e1', '!read /proc/1/environ'),
+      await a.ask('e2', '!read /proc/self/environ'),
+      await a.ask('e3', '!read /proc/1/cmdline'),
+      await a.ask('e4', '!env'),
+    ];
+    // The runner is pid 1 and a tool runs as its uid: it reads exactly what these hooks read.
+    expect(environs[0]).toContain('BERTH_AGENT=echo');
+    for (const text of environs) {
+      expect(text).not.toContain(a.nonce);
+      expect(text).not.toContain('BERTH_FRAME_NONCE');
+    }
+    a.send(encodeClose());
+    expect(await a.exited).toBe(0);
+  });
+
+  it('refuses to start without a valid start line', async () => {
+    const a = agent(runtime, image, { start: false });
+    a.send(encodeMessage({ id: 'm1', seq: 1, text: 'no nonce yet' }));
+    expect(await a.exited).toBe(2);
+    expect(a.frames()).toEqual([]);
+    expect(a.logs.at(-1)).toContain('first stdin line must be');
   });
 
   it('reports failures as error frames, streams stderr hooks and exits with the requested code', async () => {

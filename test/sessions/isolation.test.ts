@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/db.ts';
@@ -89,6 +89,8 @@ describe.each(runtimesUnderTest())('what an agent can reach on %s', (runtime) =>
     );
     expect(environ).toContain('ANTHROPIC_API_KEY=berth-ph-');
     expect(environ).not.toContain(REAL_KEY);
+    // The frame nonce comes on stdin: no process of the agent's uid can read it from an environment.
+    expect(environ).not.toContain('NONCE');
 
     type Usage = { proxyUsage: { requests: number; bytesIn: number; bytesOut: number } };
     // Saved while the run lives (with each lease renewal), not only when it ends.
@@ -103,6 +105,21 @@ describe.each(runtimesUnderTest())('what an agent can reach on %s', (runtime) =>
     await server.api(`/v1/sessions/${sessionId}/stop`, { method: 'POST' });
     const after = (await (await server.api(`/v1/sessions/${sessionId}`)).json()) as Usage;
     expect(after.proxyUsage).toEqual(running.proxyUsage);
+  });
+
+  it('runs the agent as the dedicated uid, which no host account has, and hands it the session folder', async () => {
+    const uid = server.config.containerUid;
+    const accounts = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((line) => Number(line.split(':')[2]));
+    expect(accounts).not.toContain(uid);
+    const { groupId, sessionId } = await newSession(server);
+    const status = await ask(server, sessionId, '!read /proc/self/status');
+    expect(status).toMatch(new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    expect(status).toMatch(new RegExp(`^Gid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'));
+    expect(await ask(server, sessionId, '!write /workspace/mine.txt written')).toBe('ok');
+    const written = statSync(path.join(server.dataDir, 'sessions', groupId, sessionId, 'mine.txt'));
+    expect([written.uid, written.gid]).toEqual([uid, uid]);
   });
 
   it('a revoked placeholder is refused after its run ends', async () => {

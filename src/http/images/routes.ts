@@ -5,6 +5,7 @@ import type { BuildEnd } from '../../images/output.ts';
 import type { AppContext } from '../context.ts';
 import { presentImageBuild } from '../present.ts';
 import { route, socketRoute, upgradeRequired } from '../route.ts';
+import { ByteBudget } from '../stream/outbox.ts';
 import { CLOSE, frameSender } from '../stream/socket.ts';
 
 export function imageRoutes(ctx: AppContext) {
@@ -56,9 +57,11 @@ export function imageRoutes(ctx: AppContext) {
 
 /** Build output is small (a 64 KiB tail, then lines): a viewer may lag by a few MiB before it is dropped. */
 const BUILD_VIEWER_LIMITS = { socketHighWater: 1024 * 1024, maxFrames: 10_000, maxBytes: 4 * 1024 * 1024 };
+/** What all build-output viewers together may hold unsent. */
+const buildViewers = new ByteBudget(32 * 1024 * 1024);
 
 async function sendBuildOutput(ctx: AppContext, socket: WebSocket, groupId: string, buildId: string) {
-  const out = frameSender(socket, BUILD_VIEWER_LIMITS);
+  const out = frameSender(socket, BUILD_VIEWER_LIMITS, buildViewers);
   const live = ctx.images.output(buildId);
   if (live) {
     // The tail is sent and the subscription taken in one synchronous step: no line falls between.

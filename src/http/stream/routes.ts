@@ -6,7 +6,14 @@ import type { AppContext } from '../context.ts';
 import { parseKinds } from '../events/routes.ts';
 import { socketRoute, upgradeRequired } from '../route.ts';
 import { keepalive } from './keepalive.ts';
+import { ByteBudget } from './outbox.ts';
+import { CLOSE } from './socket.ts';
 import { type StreamLimits, Viewer } from './viewer.ts';
+import { ViewerCaps } from './viewer-caps.ts';
+
+/** Viewers are counted per API key (the bootstrap token is one key). */
+const viewerKey = (request: { principal: { actor: string } | null }) =>
+  request.principal?.actor ?? 'anonymous';
 
 export interface StreamOptions {
   /** Ping period; a viewer that misses two pongs in a row is dropped. */
@@ -14,17 +21,21 @@ export interface StreamOptions {
   limits?: Partial<StreamLimits>;
 }
 
+// Per viewer at most ~2.1 MiB (socket high water + queue), and queues of all viewers together 32 MiB.
 export const DEFAULT_STREAM_LIMITS: StreamLimits = {
-  socketHighWater: 512 * 1024,
-  maxFrames: 2000,
-  maxBytes: 8 * 1024 * 1024,
-  maxHeldRows: 10_000,
-  pageSize: 500,
+  socketHighWater: 128 * 1024,
+  maxFrames: 1000,
+  maxBytes: 2 * 1024 * 1024,
+  maxHeldRows: 5000,
+  pageSize: 100,
+  totalBytes: 32 * 1024 * 1024,
 };
 
 /** `GET /v1/sessions/{id}/stream`: a session's events over WebSocket, replayed from a cursor, then live. */
 export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
   const limits = { ...DEFAULT_STREAM_LIMITS, ...opts.limits };
+  const budget = new ByteBudget(limits.totalBytes);
+  const caps = new ViewerCaps(ctx.config.maxViewersPerSession, ctx.config.maxViewersPerKey);
   return async (app: FastifyInstance) => {
     const pings = keepalive(opts.pingIntervalMs ?? 30_000);
     app.addHook('onClose', async () => pings.stop());
@@ -35,6 +46,8 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
         const { sessionId } = request.params;
         const { after } = request.query;
         const session = await getSession(ctx.store.db, sessionId);
+        const full = caps.refusal(sessionId, viewerKey(request));
+        if (full) throw new AppError('TOO_MANY_VIEWERS', full);
         if (after !== undefined && after > session.eventSeq)
           throw new AppError(
             'CURSOR_OUT_OF_RANGE',
@@ -45,6 +58,10 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
       socket(socket, request) {
         const { sessionId } = request.params;
         const { after, kinds } = request.query;
+        const release = caps.take(sessionId, viewerKey(request));
+        // Viewers that raced past the check above: the cap still holds.
+        if (!release) return socket.close(CLOSE.TRY_AGAIN_LATER, 'too many viewers; try again later');
+        socket.once('close', release);
         pings.watch(socket);
         new Viewer(
           socket,
@@ -53,6 +70,7 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
             events: ctx.events,
             head: (id) => lastEventSeq(ctx.store.db, id),
             limits,
+            budget,
             log: request.log,
           },
         ).start();

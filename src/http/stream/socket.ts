@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { WebSocket } from 'ws';
-import { Outbox, type OutboxLimits } from './outbox.ts';
+import { type ByteBudget, Outbox, type OutboxLimits } from './outbox.ts';
 
 /** Close codes of every berth WebSocket stream (documented in openapi.yaml). */
 export const CLOSE = {
@@ -24,8 +24,8 @@ export interface FrameSender {
 }
 
 /** JSON frames to one viewer through the same bounded outbox the event stream uses. */
-export function frameSender(socket: WebSocket, limits: OutboxLimits): FrameSender {
-  const outbox = new Outbox(socket, limits);
+export function frameSender(socket: WebSocket, limits: OutboxLimits, budget: ByteBudget): FrameSender {
+  const outbox = new Outbox(socket, limits, budget);
   let sent = 0;
   return {
     send(frame) {

@@ -1,6 +1,6 @@
 import type { WebSocket } from 'ws';
 import type { EventKind, EventLog, EventRow } from '../../events/event-log.ts';
-import { Outbox, type OutboxLimits } from './outbox.ts';
+import { type ByteBudget, Outbox, type OutboxLimits } from './outbox.ts';
 import { eventFrame, overflowFrame, resumeHint } from './protocol.ts';
 import { CLOSE } from './socket.ts';
 
@@ -9,13 +9,19 @@ export interface StreamLimits extends OutboxLimits {
   maxHeldRows: number;
   /** Rows per database page during replay. */
   pageSize: number;
+  /** Queued bytes across all viewers of the process (see ByteBudget). */
+  totalBytes: number;
 }
+
+const CLOSE_GRACE_MS = 2000;
 
 export interface ViewerDeps {
   events: EventLog;
   /** The session's highest assigned seq; every event up to it is committed. */
   head(sessionId: string): Promise<number>;
   limits: StreamLimits;
+  /** Queued bytes shared by every viewer of the process. */
+  budget: ByteBudget;
   log: { warn(obj: object, msg: string): void };
 }
 
@@ -50,7 +56,7 @@ export class Viewer {
     this.#socket = socket;
     this.#query = query;
     this.#deps = deps;
-    this.#outbox = new Outbox(socket, deps.limits);
+    this.#outbox = new Outbox(socket, deps.limits, deps.budget);
     this.#cursor = query.after;
     this.#start = query.after;
     const kinds = query.kinds && query.kinds.length > 0 ? new Set(query.kinds) : undefined;
@@ -110,8 +116,8 @@ export class Viewer {
   /** Pages the database from the cursor up to the head, then applies the live rows held meanwhile. */
   async #catchUp(): Promise<void> {
     this.#catchingUp = true;
-    const { sessionId, kinds } = this.#query;
-    const { events, head, limits } = this.#deps;
+    const { sessionId } = this.#query;
+    const { head } = this.#deps;
     try {
       for (;;) {
         const top = await head(sessionId);
@@ -121,21 +127,14 @@ export class Viewer {
           this.#start = top;
         }
         for (;;) {
-          const rows = await events.read({ sessionId, after: this.#cursor, kinds, limit: limits.pageSize });
-          for (const row of rows) {
-            const frame = eventFrame(row);
-            // Replay is paced by the viewer instead of overflowing it; a closed socket ends it.
-            while (!this.#outbox.fits(frame)) {
-              if (!(await this.#outbox.room()) || this.#ended) {
-                this.#end();
-                return;
-              }
-            }
-            if (this.#ended) return;
-            this.#cursor = row.seq;
-            this.#outbox.push(frame, row.seq);
+          const page = await this.#replayPage();
+          if (this.#ended) return;
+          if (page === 'done') break;
+          // Waiting holds no rows: the rest of the page is read again once the viewer has room.
+          if (page === 'blocked' && (!(await this.#outbox.room()) || this.#ended)) {
+            this.#end();
+            return;
           }
-          if (rows.length < limits.pageSize) break;
         }
         this.#cursor = Math.max(this.#cursor, top);
         const held = this.#held;
@@ -157,11 +156,28 @@ export class Viewer {
     }
   }
 
+  /** Queues one page of stored events after the cursor: `more` to read on, `blocked` when the viewer is full. */
+  async #replayPage(): Promise<'more' | 'done' | 'blocked'> {
+    const { sessionId, kinds } = this.#query;
+    const { pageSize } = this.#deps.limits;
+    const rows = await this.#deps.events.read({ sessionId, after: this.#cursor!, kinds, limit: pageSize });
+    for (const row of rows) {
+      if (this.#ended) return 'done';
+      const frame = eventFrame(row);
+      if (!this.#outbox.fits(frame)) return 'blocked';
+      this.#cursor = row.seq;
+      this.#outbox.push(frame, row.seq);
+    }
+    return rows.length < pageSize ? 'done' : 'more';
+  }
+
   #overflow(): void {
     const missed = this.#outbox.discard() + 1;
     const resumeAfter = this.#resumeAfter;
     this.#socket.send(overflowFrame(missed, resumeAfter));
     this.#socket.close(CLOSE.TOO_SLOW, resumeHint('viewer too slow', resumeAfter));
+    // A peer that does not read never completes the close handshake; its buffers go after a grace.
+    setTimeout(() => this.#socket.terminate(), CLOSE_GRACE_MS).unref();
     this.#end();
   }
 
