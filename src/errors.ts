@@ -31,6 +31,7 @@ export const ERROR_CATALOGUE = {
   // 401, 403, 404, 409, 413, 415, 426: who, what, and in which state.
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid API token' },
   EGRESS_DENIED: { status: 403, title: 'Egress denied by network policy' },
+  MODEL_NOT_ALLOWED: { status: 403, title: "Model is not on the group's model allowlist" },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   GROUP_NOT_FOUND: { status: 404, title: 'Group not found' },
   SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
@@ -43,6 +44,8 @@ export const ERROR_CATALOGUE = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body is too large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   UPGRADE_REQUIRED: { status: 426, title: 'WebSocket upgrade required' },
+  // 429: a limit the operator set was reached.
+  MODEL_CAP_EXCEEDED: { status: 429, title: 'Model usage cap reached' },
   // 500: berth's own state is wrong.
   INTERNAL: { status: 500, title: 'Internal error' },
   CONFIG_INVALID: { status: 500, title: 'Configuration is invalid' },
@@ -60,6 +63,7 @@ export const ERROR_CATALOGUE = {
   SHUTTING_DOWN: { status: 503, title: 'berth is shutting down' },
   RUNTIME_UNAVAILABLE: { status: 503, title: 'No container runtime' },
   PROXY_UNAVAILABLE: { status: 503, title: 'Credential proxy is not running' },
+  MODEL_GATE_UNAVAILABLE: { status: 503, title: 'Model caps could not be checked' },
   IMAGE_MISSING: { status: 503, title: 'Agent image is missing' },
   IMAGE_UNAVAILABLE: { status: 503, title: 'Base agent image is missing' },
 } as const satisfies Record<string, { status: number; title: string }>;
