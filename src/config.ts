@@ -6,6 +6,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { AppError } from './errors.ts';
 import { parseHostRule } from './proxy/host-rules.ts';
+import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './proxy/pricing.ts';
 import type { RuntimeName } from './runtime/types.ts';
 
 export type { RuntimeName };
@@ -29,6 +30,7 @@ export interface Config {
   proxyPort: number;
   proxyUpstream: string;
   proxyMaxBodyBytes: number;
+  modelPrices: PriceTable;
   networkPolicy: 'none' | 'allowlist' | 'open';
   egressAllowlist: string[];
   egressResolve: Record<string, string>;
@@ -215,6 +217,17 @@ export const fields = [
     env: 'BERTH_PROXY_MAX_BODY_BYTES',
     parse: int(32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     doc: 'Largest request body the proxy forwards.',
+  },
+  {
+    key: 'modelPrices',
+    env: 'BERTH_MODEL_PRICES',
+    parse: (raw) => {
+      if (raw === undefined || raw === '') return DEFAULT_PRICES;
+      const table = parsePriceTable(raw);
+      if (typeof table === 'string') throw new ConfigError(`BERTH_MODEL_PRICES ${table}`);
+      return table;
+    },
+    doc: 'Model prices for cost estimates, JSON `{"model": {"input": 3, "output": 15, "cacheWrite": 3.75, "cacheRead": 0.3}}` in USD per million tokens, laid over defaults for current Claude models; a key matches that model and its dated ids; `*` is the fallback (default: the highest list price).',
   },
   {
     key: 'networkPolicy',

@@ -11,6 +11,7 @@ import { startProxyFor } from './proxy/start.ts';
 import { type ContainerRuntime, detectRuntime } from './runtime/index.ts';
 import { identities, isPredecessorOf } from './sessions/identity.ts';
 import { Launcher } from './sessions/launcher.ts';
+import { ModelMeter } from './sessions/metering.ts';
 import { Reconciler } from './sessions/reconciler.ts';
 import { SessionSupervisor } from './sessions/supervisor.ts';
 import { openStore, type Store } from './store/db.ts';
@@ -67,13 +68,20 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     oauthToken: config.claudeCodeOauthToken,
     log,
   });
+  const meter = new ModelMeter({ store, events, prices: config.modelPrices, log });
   const started = runtime
-    ? await startProxyFor(runtime, config, credentials, log, (ctx, record) =>
-        events.append(ctx.sessionId, {
-          kind: 'lifecycle',
-          generation: ctx.generation,
-          data: { type: 'egress', ...record },
-        }),
+    ? await startProxyFor(
+        runtime,
+        config,
+        credentials,
+        log,
+        (ctx, record) =>
+          events.append(ctx.sessionId, {
+            kind: 'lifecycle',
+            generation: ctx.generation,
+            data: { type: 'egress', ...record },
+          }),
+        meter,
       )
     : { transport: 'tcp' as const };
   const launcher = new Launcher({

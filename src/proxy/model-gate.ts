@@ -45,17 +45,6 @@ export interface ModelGate {
   record(ctx: GateContext, usage: UsageRecord): void;
 }
 
-const MODEL_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}\*?$/;
-
-/** Problems with a group's allowlist entries, as (index, message) pairs. */
-export function checkModelRules(rules: ModelRules | undefined): { path: string; message: string }[] {
-  return (rules?.allow ?? []).flatMap((entry, i) =>
-    MODEL_PATTERN.test(entry)
-      ? []
-      : [{ path: `allow/${i}`, message: 'must be a model name, optionally ending in *' }],
-  );
-}
-
 export function modelAllowed(allow: readonly string[], model: string): boolean {
   return allow.some((entry) =>
     entry.endsWith('*') ? model.startsWith(entry.slice(0, -1)) : entry === model,

@@ -2,6 +2,7 @@ import type { Config, RuntimeName } from '../config.ts';
 import { detectHostFacts, type ProxyBindPlan, planProxyBind, socketCapable } from './bind-plan.ts';
 import { type CredentialProxy, createCredentialProxy, type ProxyLogger } from './credential-proxy.ts';
 import type { CredentialSource } from './credentials.ts';
+import type { ModelGate } from './model-gate.ts';
 import { createEgressProxy, type EgressProxy, type EgressProxyOptions } from './egress-proxy.ts';
 
 export interface StartedProxy {
@@ -21,6 +22,7 @@ export async function startProxyFor(
   credentials: CredentialSource,
   log: ProxyLogger & { info(obj: object, msg: string): void },
   onEgress: EgressProxyOptions['onRecord'],
+  gate: ModelGate,
 ): Promise<StartedProxy> {
   let transport: StartedProxy['transport'] = 'tcp';
   try {
@@ -41,6 +43,7 @@ export async function startProxyFor(
       upstream: config.proxyUpstream,
       maxBodyBytes: config.proxyMaxBodyBytes,
       credentials,
+      gate,
       log,
     });
     log.info({ address: proxy.address, transport }, 'credential proxy listening');

@@ -93,7 +93,7 @@ export class Launcher {
       graceMs: config.stopGraceMs,
     };
     const nonce = newFrameNonce();
-    const grant = proxy?.issue(session.id);
+    const grant = proxy?.issue(session.id, session.generation);
     const env: Record<string, string> = {
       ...(cc.env ?? {}),
       HOME: '/workspace',

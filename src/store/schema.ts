@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  date,
   index,
   integer,
   jsonb,
@@ -32,7 +33,19 @@ export interface ContainerConfig {
   pids?: number;
   /** Network policy; absent fields take the operator's defaults. */
   network?: { policy?: 'none' | 'allowlist' | 'open'; allow?: string[] };
+  /** Model allowlist and caps, enforced by the credential proxy. */
+  models?: { allow?: string[]; tokensPerDay?: number; requestsPerMinute?: number };
 }
+
+/** Metered model usage: Messages API responses, their tokens and estimated cost (micro-USD). */
+const modelUsage = () => ({
+  modelRequests: bigint({ mode: 'number' }).notNull().default(0),
+  inputTokens: bigint({ mode: 'number' }).notNull().default(0),
+  outputTokens: bigint({ mode: 'number' }).notNull().default(0),
+  cacheCreationTokens: bigint({ mode: 'number' }).notNull().default(0),
+  cacheReadTokens: bigint({ mode: 'number' }).notNull().default(0),
+  costMicroUsd: bigint({ mode: 'number' }).notNull().default(0),
+});
 
 export const groups = pgTable('groups', {
   id: text().primaryKey(),
@@ -40,6 +53,7 @@ export const groups = pgTable('groups', {
   folder: text().notNull().unique(),
   trust: text({ enum: ['admin', 'member'] }).notNull(),
   containerConfig: jsonb().$type<ContainerConfig>().notNull().default({}),
+  ...modelUsage(),
   createdAt: now(),
   updatedAt: now(),
 });
@@ -67,6 +81,7 @@ export const sessions = pgTable(
     proxyRequests: bigint({ mode: 'number' }).notNull().default(0),
     proxyBytesIn: bigint({ mode: 'number' }).notNull().default(0),
     proxyBytesOut: bigint({ mode: 'number' }).notNull().default(0),
+    ...modelUsage(),
     createdAt: now(),
     updatedAt: now(),
   },
@@ -170,6 +185,21 @@ export const imageBuilds = pgTable(
     uniqueIndex('image_builds_one_active').on(t.groupId).where(sql`${t.status} in ('queued', 'running')`),
     index('image_builds_group_created').on(t.groupId, t.createdAt),
   ],
+);
+
+/** A group's model usage per UTC day: what its tokensPerDay cap is checked against. */
+export const modelUsageDays = pgTable(
+  'model_usage_days',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    day: date({ mode: 'string' }).notNull(),
+    tokens: bigint({ mode: 'number' }).notNull().default(0),
+    requests: bigint({ mode: 'number' }).notNull().default(0),
+    costMicroUsd: bigint({ mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.day] })],
 );
 
 export type GroupRow = typeof groups.$inferSelect;
