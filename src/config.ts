@@ -6,7 +6,6 @@ import path from 'node:path';
 import process from 'node:process';
 import { AppError } from './errors.ts';
 import { parseHostRule } from './proxy/host-rules.ts';
-import { DEFAULT_PRICES, type PriceTable, parsePriceTable } from './proxy/pricing.ts';
 import type { RuntimeName } from './runtime/types.ts';
 
 export type { RuntimeName };
@@ -30,7 +29,8 @@ export interface Config {
   proxyPort: number;
   proxyUpstream: string;
   proxyMaxBodyBytes: number;
-  modelPrices: PriceTable;
+  /** Configured model prices (USD per million tokens), laid over the defaults in src/proxy/pricing.ts. */
+  modelPrices: Record<string, ModelPrice>;
   networkPolicy: 'none' | 'allowlist' | 'open';
   egressAllowlist: string[];
   egressResolve: Record<string, string>;
@@ -54,6 +54,47 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** USD per million tokens of each kind; cache writes default to 1.25 × input, cache reads to 0.1 × input. */
+export interface ModelPrice {
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheRead: number;
+}
+
+const PRICE_FIELDS = ['input', 'output', 'cacheWrite', 'cacheRead'] as const;
+
+function parsePrices(raw: string | undefined): Record<string, ModelPrice> {
+  if (raw === undefined || raw === '') return {};
+  const shape = 'must be a JSON object of model → {input, output, cacheWrite?, cacheRead?}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`BERTH_MODEL_PRICES ${shape}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(`BERTH_MODEL_PRICES ${shape}`);
+  const out: Record<string, ModelPrice> = {};
+  for (const [model, v] of Object.entries(parsed as Record<string, Record<string, unknown>>)) {
+    const where = `BERTH_MODEL_PRICES "${model}"`;
+    if (!/^(\*|[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199})$/.test(model))
+      throw new ConfigError(`${where} is not a model name`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${where} ${shape}`);
+    const extra = Object.keys(v).find((k) => !(PRICE_FIELDS as readonly string[]).includes(k));
+    if (extra) throw new ConfigError(`${where}.${extra} is not a price field (${PRICE_FIELDS.join(', ')})`);
+    const input = v.input as number;
+    const price = { cacheWrite: input * 1.25, cacheRead: input / 10, ...v } as ModelPrice;
+    for (const field of PRICE_FIELDS) {
+      const n = price[field];
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1_000_000)
+        throw new ConfigError(`${where}.${field} must be a number of USD per million tokens`);
+    }
+    out[model] = price;
+  }
+  return out;
+}
 
 export class ConfigError extends AppError {
   override name = 'ConfigError';
@@ -221,12 +262,7 @@ export const fields = [
   {
     key: 'modelPrices',
     env: 'BERTH_MODEL_PRICES',
-    parse: (raw) => {
-      if (raw === undefined || raw === '') return DEFAULT_PRICES;
-      const table = parsePriceTable(raw);
-      if (typeof table === 'string') throw new ConfigError(`BERTH_MODEL_PRICES ${table}`);
-      return table;
-    },
+    parse: parsePrices,
     doc: 'Model prices for cost estimates, JSON `{"model": {"input": 3, "output": 15, "cacheWrite": 3.75, "cacheRead": 0.3}}` in USD per million tokens, laid over defaults for current Claude models; a key matches that model and its dated ids; `*` is the fallback (default: the highest list price).',
   },
   {

@@ -7,6 +7,7 @@ import { EventLog } from './events/event-log.ts';
 import { ImageBuilder } from './images/builder.ts';
 import type { CredentialProxy } from './proxy/credential-proxy.ts';
 import { createCredentialSource } from './proxy/credentials.ts';
+import { priceTable } from './proxy/pricing.ts';
 import { startProxyFor } from './proxy/start.ts';
 import { type ContainerRuntime, detectRuntime } from './runtime/index.ts';
 import { identities, isPredecessorOf } from './sessions/identity.ts';
@@ -68,7 +69,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     oauthToken: config.claudeCodeOauthToken,
     log,
   });
-  const meter = new ModelMeter({ store, events, prices: config.modelPrices, log });
+  const meter = new ModelMeter({ store, events, prices: priceTable(config.modelPrices), log });
   const started = runtime
     ? await startProxyFor(
         runtime,

@@ -1,11 +1,6 @@
-/** USD per million tokens of each kind. */
-export interface ModelPrice {
-  input: number;
-  output: number;
-  /** Prompt-cache writes (the 5-minute rate, 1.25 × input). */
-  cacheWrite: number;
-  cacheRead: number;
-}
+import type { ModelPrice } from '../config.ts';
+
+export type { ModelPrice };
 
 /** Model name (or name prefix) → price; `*` is the fallback for models not listed. */
 export type PriceTable = Record<string, ModelPrice>;
@@ -67,40 +62,7 @@ export function costMicroUsd(table: PriceTable, model: string, usage: TokenUsage
   );
 }
 
-const FIELDS = ['input', 'output', 'cacheWrite', 'cacheRead'] as const;
-
-/**
- * Parses BERTH_MODEL_PRICES: a JSON object of model → {input, output, cacheWrite?, cacheRead?}
- * (USD per million tokens), laid over the defaults. Returns the table or a reason.
- */
-export function parsePriceTable(raw: string): PriceTable | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return 'must be a JSON object of model → {input, output, cacheWrite?, cacheRead?}';
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    return 'must be a JSON object of model → {input, output, cacheWrite?, cacheRead?}';
-  const table: PriceTable = { ...DEFAULT_PRICES };
-  for (const [model, value] of Object.entries(parsed)) {
-    if (!/^(\*|[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199})$/.test(model)) return `"${model}" is not a model name`;
-    const v = value as Record<string, unknown>;
-    if (typeof v !== 'object' || v === null) return `"${model}" must map to an object`;
-    const unknownField = Object.keys(v).find((k) => !(FIELDS as readonly string[]).includes(k));
-    if (unknownField) return `"${model}".${unknownField} is not a price field (${FIELDS.join(', ')})`;
-    for (const field of FIELDS) {
-      const n = v[field];
-      if (n === undefined && (field === 'cacheWrite' || field === 'cacheRead')) continue;
-      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > 1_000_000)
-        return `"${model}".${field} must be a number of USD per million tokens`;
-    }
-    const base = price(v.input as number, v.output as number);
-    table[model] = {
-      ...base,
-      ...(v.cacheWrite !== undefined ? { cacheWrite: v.cacheWrite as number } : {}),
-      ...(v.cacheRead !== undefined ? { cacheRead: v.cacheRead as number } : {}),
-    };
-  }
-  return table;
+/** The defaults with the operator's prices laid over them. */
+export function priceTable(configured: PriceTable): PriceTable {
+  return { ...DEFAULT_PRICES, ...configured };
 }

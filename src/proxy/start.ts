@@ -2,8 +2,8 @@ import type { Config, RuntimeName } from '../config.ts';
 import { detectHostFacts, type ProxyBindPlan, planProxyBind, socketCapable } from './bind-plan.ts';
 import { type CredentialProxy, createCredentialProxy, type ProxyLogger } from './credential-proxy.ts';
 import type { CredentialSource } from './credentials.ts';
-import type { ModelGate } from './model-gate.ts';
 import { createEgressProxy, type EgressProxy, type EgressProxyOptions } from './egress-proxy.ts';
+import type { ModelGate } from './model-gate.ts';
 
 export interface StartedProxy {
   proxy?: CredentialProxy;
