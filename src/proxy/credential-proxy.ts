@@ -137,10 +137,15 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
         ? usageMeter(upRes.headers['content-type'], upRes.headers['content-encoding'])
         : undefined;
       pipeline(upRes, res, () => {
+        if (!metered) return;
         const usage = meter?.result();
-        if (!usage) return;
-        const model = usage.model ?? body?.model ?? 'unknown';
-        gate?.record(contextOf(grant), { ...usage, model, status });
+        const ctx = contextOf(grant);
+        if (usage) gate?.record(ctx, { ...usage, model: usage.model ?? body?.model ?? 'unknown', status });
+        else if (status < 300)
+          log.warn(
+            { ...ctx, status, type: upRes.headers['content-type'] },
+            'model response without readable usage',
+          );
       });
       // Registered after pipeline's own listener: each chunk is written on before it is parsed.
       if (meter) upRes.on('data', (chunk: Buffer) => meter.push(chunk));

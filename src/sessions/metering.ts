@@ -24,7 +24,7 @@ const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  */
 export class ModelMeter implements ModelGate {
   readonly #deps: MeterDeps;
-  /** Saves in flight: a cap check waits for them, so a finished response always counts. */
+  /** Saves in flight: a tokensPerDay check waits for them, so a finished response always counts. */
   readonly #writes = new Set<Promise<void>>();
   /** Admission times of Messages API calls in the last minute, per group. */
   readonly #recent = new Map<string, number[]>();
@@ -34,7 +34,6 @@ export class ModelMeter implements ModelGate {
   }
 
   async admit(ctx: GateContext, counted: boolean): Promise<Admission> {
-    await Promise.all(this.#writes);
     const { db } = this.#deps.store;
     const found = await modelRulesOf(db, ctx.sessionId);
     if (!found)
@@ -44,6 +43,7 @@ export class ModelMeter implements ModelGate {
       };
     const rules = found.rules ?? {};
     if (counted && rules.tokensPerDay !== undefined) {
+      await Promise.all(this.#writes);
       const now = Date.now();
       const used = await groupTokensOn(db, found.groupId, utcDay(now));
       if (used >= rules.tokensPerDay) {
