@@ -7,11 +7,10 @@ import { assertSafeBindHost } from './bind-plan.ts';
 import type { Credential, CredentialSource } from './credentials.ts';
 import { checkRequest, type ForwardTarget } from './framing.ts';
 import { endToEndHeaders, presentedToken } from './headers.ts';
-import { admitPost, type GateContext, type ModelGate, modelCall } from './model-gate.ts';
+import { admitPost, type GateContext, type ModelGate, meterUsage, modelCall } from './model-gate.ts';
 import { fail } from './replies.ts';
 import { type Grant, TokenRegistry, type TrafficStats } from './tokens.ts';
 import { parseUpstream, UpstreamPools } from './upstream.ts';
-import { usageMeter } from './usage-meter.ts';
 
 export type { TrafficStats } from './tokens.ts';
 export { PLACEHOLDER_PREFIX } from './tokens.ts';
@@ -133,22 +132,10 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
         given += chunk.length;
         grant.add('bytesOut', chunk.length);
       });
-      const meter = metered
-        ? usageMeter(upRes.headers['content-type'], upRes.headers['content-encoding'])
-        : undefined;
-      pipeline(upRes, res, () => {
-        if (!metered) return;
-        const usage = meter?.result();
-        const ctx = contextOf(grant);
-        if (usage) gate?.record(ctx, { ...usage, model: usage.model ?? body?.model ?? 'unknown', status });
-        else if (status < 300)
-          log.warn(
-            { ...ctx, status, type: upRes.headers['content-type'] },
-            'model response without readable usage',
-          );
-      });
-      // Registered after pipeline's own listener: each chunk is written on before it is parsed.
-      if (meter) upRes.on('data', (chunk: Buffer) => meter.push(chunk));
+      pipeline(upRes, res, () => {});
+      // After pipeline's own listener: each chunk is written on before it is parsed.
+      if (metered)
+        meterUsage(upRes, { gate: gate!, ctx: contextOf(grant), status, requestModel: body?.model, log });
     });
 
     upReq.on('error', (err: NodeJS.ErrnoException) => {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERROR_CATALOGUE } from '../errors.ts';
 import { fail } from './replies.ts';
-import type { ModelUsage } from './usage-meter.ts';
+import { type ModelUsage, usageMeter } from './usage-meter.ts';
 
 /** A group's model rules (`containerConfig.models`). */
 export interface ModelRules {
@@ -169,4 +169,29 @@ export async function admitPost(
     return undefined;
   }
   return { body: { bytes, model } };
+}
+
+/** Reads usage from a metered response as it passes and tells the gate once the response is over (ended or cut). */
+export function meterUsage(
+  upRes: IncomingMessage,
+  p: {
+    gate: ModelGate;
+    ctx: GateContext;
+    status: number;
+    requestModel: string | undefined;
+    log: { warn(obj: object, msg: string): void };
+  },
+): void {
+  const meter = usageMeter(upRes.headers['content-type'], upRes.headers['content-encoding']);
+  if (meter) upRes.on('data', (chunk: Buffer) => meter.push(chunk));
+  upRes.once('close', () => {
+    const usage = meter?.result();
+    if (usage)
+      p.gate.record(p.ctx, { ...usage, model: usage.model ?? p.requestModel ?? 'unknown', status: p.status });
+    else if (p.status < 300)
+      p.log.warn(
+        { ...p.ctx, status: p.status, type: upRes.headers['content-type'] },
+        'model response without readable usage',
+      );
+  });
 }

@@ -184,6 +184,31 @@ describe('metered model access', () => {
     await expect.poll(() => usageEvents(s.sessionId)).toHaveLength(1);
   });
 
+  it('still counts the input side of a stream the client cut off before its end', async () => {
+    const s = await session();
+    fake.hold(true);
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(
+        `${base}/v1/messages`,
+        { method: 'POST', headers: { 'content-type': 'application/json', ...s.headers } },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => {
+            text += c.toString('utf8');
+            if (text.includes('content_block_stop')) req.destroy();
+          });
+          res.on('close', resolve);
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve() : reject(err)));
+      req.end(body('claude-sonnet-4-5', true));
+    });
+    await expect.poll(() => usageEvents(s.sessionId)).toHaveLength(1);
+    fake.hold(false);
+    // message_start's provisional output count is all that arrived.
+    expect((await usageEvents(s.sessionId))[0]).toMatchObject({ inputTokens: 1200, outputTokens: 1 });
+  });
+
   it('answers 429 MODEL_CAP_EXCEEDED once the group reached tokensPerDay, without calling the model', async () => {
     const s = await session({ tokensPerDay: TOKENS + 1 });
     expect((await send(base, { headers: s.headers, body: body('claude-sonnet-4-5', true) })).status).toBe(
