@@ -11,7 +11,7 @@ import { listEvents } from '../../src/store/events.ts';
 import { createGroup, getGroup, updateGroup } from '../../src/store/groups.ts';
 import type { ContainerConfig } from '../../src/store/schema.ts';
 import { createSession, getSession } from '../../src/store/sessions.ts';
-import { freshStore } from '../support/db.ts';
+import { dbKinds, freshStore } from '../support/db.ts';
 import { type FakeModel, startFakeModel } from '../support/fake-model.ts';
 
 const REAL_KEY = `sk-ant-api03-real-${randomBytes(8).toString('hex')}`;
@@ -66,31 +66,6 @@ let proxy: CredentialProxy;
 let base: string;
 let folders = 0;
 
-beforeAll(async () => {
-  store = await freshStore('pglite');
-  events = new EventLog(store, { instanceId: 'metering-test', log: { ...log, error: log.warn } });
-  await events.start();
-  fake = await startFakeModel({ expectedKey: REAL_KEY, usage: USAGE, chunkDelayMs: 1 });
-  const credentials = createCredentialSource({ apiKey: REAL_KEY });
-  proxy = await createCredentialProxy({
-    host: '127.0.0.1',
-    port: 0,
-    upstream: fake.url,
-    maxBodyBytes: 1024 * 1024,
-    credentials,
-    gate: new ModelMeter({ store, events, prices: DEFAULT_PRICES, log }),
-    log,
-  });
-  base = `http://127.0.0.1:${proxy.address.port}`;
-});
-
-afterAll(async () => {
-  await proxy?.close();
-  await fake?.close();
-  await events?.close();
-  await store?.close();
-});
-
 /** A group with these model rules, one session in it, and that session's placeholder header. */
 async function session(models?: ContainerConfig['models']) {
   const group = await createGroup(store.db, {
@@ -109,7 +84,32 @@ async function usageEvents(sessionId: string) {
   return rows.filter((e) => e.data.type === 'usage').map((e) => e.data);
 }
 
-describe('metered model access', () => {
+describe.each(dbKinds())('metered model access on %s', (kind) => {
+  beforeAll(async () => {
+    store = await freshStore(kind);
+    events = new EventLog(store, { instanceId: 'metering-test', log: { ...log, error: log.warn } });
+    await events.start();
+    fake = await startFakeModel({ expectedKey: REAL_KEY, usage: USAGE, chunkDelayMs: 1 });
+    const credentials = createCredentialSource({ apiKey: REAL_KEY });
+    proxy = await createCredentialProxy({
+      host: '127.0.0.1',
+      port: 0,
+      upstream: fake.url,
+      maxBodyBytes: 1024 * 1024,
+      credentials,
+      gate: new ModelMeter({ store, events, prices: DEFAULT_PRICES, log }),
+      log,
+    });
+    base = `http://127.0.0.1:${proxy.address.port}`;
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    await fake?.close();
+    await events?.close();
+    await store?.close();
+  });
+
   it('adds a streamed response’s tokens and cost to the session and group, with a usage event', async () => {
     const s = await session();
     const res = await send(base, { headers: s.headers, body: body('claude-sonnet-4-5-20250929', true) });
