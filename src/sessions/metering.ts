@@ -69,7 +69,7 @@ export class ModelMeter implements ModelGate {
             code: 'MODEL_CAP_EXCEEDED',
             detail: `group ${found.groupId} made ${recent.length} model requests in the last minute; its requestsPerMinute cap is ${rules.requestsPerMinute}`,
             cap: { name: 'requestsPerMinute', limit: rules.requestsPerMinute, used: recent.length },
-            retryAfterSeconds: Math.max(1, Math.ceil((recent[0]! + MINUTE - now) / 1000)),
+            retryAfterSeconds: Math.max(1, Math.ceil(((recent[0] ?? now) + MINUTE - now) / 1000)),
           },
         };
       }

@@ -259,6 +259,12 @@ describe.each(dbKinds())('metered model access on %s', (kind) => {
       body: body('claude-haiku-4-5', false),
     });
     expect(count.status).toBe(200);
+    // A cap of 0 closes the group's model access outright.
+    await updateGroup(store.db, s.groupId, { containerConfig: { models: { requestsPerMinute: 0 } } });
+    const closed = await send(base, { headers: s.headers, body: body('claude-haiku-4-5', false) });
+    expect(closed.status).toBe(429);
+    expect(Number(closed.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(closed.headers['retry-after'])).toBeLessThanOrEqual(60);
   });
 
   it('refuses a model not on the allowlist with 403 MODEL_NOT_ALLOWED before it reaches the model', async () => {
