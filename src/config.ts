@@ -6,10 +6,12 @@ import { cliEnv } from './config/cli-env.ts';
 import { containerFields } from './config/fields-containers.ts';
 import { serviceFields } from './config/fields-service.ts';
 import { ConfigError, type Env } from './config/parse.ts';
+import type { ModelPrice } from './config/prices.ts';
 import type { RuntimeName } from './runtime/types.ts';
 
 export { CLI_ENV_NAMES } from './config/cli-env.ts';
 export { ConfigError, isTimeZone } from './config/parse.ts';
+export type { ModelPrice } from './config/prices.ts';
 export type { RuntimeName };
 
 export interface Config {
@@ -41,6 +43,8 @@ export interface Config {
   proxyPort: number;
   proxyUpstream: string;
   proxyMaxBodyBytes: number;
+  /** Configured model prices (USD per million tokens), laid over the defaults in src/proxy/pricing.ts. */
+  modelPrices: Record<string, ModelPrice>;
   networkPolicy: 'none' | 'allowlist' | 'open';
   egressAllowlist: string[];
   egressResolve: Record<string, string>;

@@ -39,6 +39,7 @@ export const ERROR_CATALOGUE = {
   KEY_EXPIRED: { status: 401, title: 'API key has expired' },
   FORBIDDEN: { status: 403, title: "The key's role does not allow this operation" },
   EGRESS_DENIED: { status: 403, title: 'Egress denied by network policy' },
+  MODEL_NOT_ALLOWED: { status: 403, title: "Model is not on the group's model allowlist" },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   GROUP_NOT_FOUND: { status: 404, title: 'Group not found' },
   SESSION_NOT_FOUND: { status: 404, title: 'Session not found' },
@@ -57,6 +58,8 @@ export const ERROR_CATALOGUE = {
   MOUNT_INSIDE_WRITABLE: { status: 400, title: 'Extra mount lies inside a writable allowed root' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   UPGRADE_REQUIRED: { status: 426, title: 'WebSocket upgrade required' },
+  // 429: a limit the operator set was reached.
+  MODEL_CAP_EXCEEDED: { status: 429, title: 'Model usage cap reached' },
   // 500: berth's own state is wrong.
   INTERNAL: { status: 500, title: 'Internal error' },
   CONFIG_INVALID: { status: 500, title: 'Configuration is invalid' },
@@ -76,6 +79,7 @@ export const ERROR_CATALOGUE = {
   DATABASE_UNAVAILABLE: { status: 503, title: 'Database is unavailable' },
   RUNTIME_UNAVAILABLE: { status: 503, title: 'No container runtime' },
   PROXY_UNAVAILABLE: { status: 503, title: 'Credential proxy is not running' },
+  MODEL_GATE_UNAVAILABLE: { status: 503, title: 'Model caps could not be checked' },
   IMAGE_MISSING: { status: 503, title: 'Agent image is missing' },
   IMAGE_BUILDING: { status: 503, title: 'Agent image is being built' },
   DISK_LOW: { status: 503, title: 'The data directory is low on disk space' },

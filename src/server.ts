@@ -11,11 +11,13 @@ import { AgentImageBuild } from './images/agent-image.ts';
 import { ImageBuilder } from './images/builder.ts';
 import type { CredentialProxy } from './proxy/credential-proxy.ts';
 import { createCredentialSource } from './proxy/credentials.ts';
+import { priceTable } from './proxy/pricing.ts';
 import { startProxyFor } from './proxy/start.ts';
 import { type ContainerRuntime, detectRuntime } from './runtime/index.ts';
 import { Scheduler } from './schedules/scheduler.ts';
 import { identities, isPredecessorOf } from './sessions/identity.ts';
 import { Launcher } from './sessions/launcher.ts';
+import { ModelMeter } from './sessions/metering.ts';
 import { Reconciler } from './sessions/reconciler.ts';
 import { SessionSupervisor } from './sessions/supervisor.ts';
 import { openStore, type Store } from './store/db.ts';
@@ -90,13 +92,20 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     oauthToken: config.claudeCodeOauthToken,
     log,
   });
+  const meter = new ModelMeter({ store, events, prices: priceTable(config.modelPrices), log });
   const started = runtime
-    ? await startProxyFor(runtime, config, credentials, log, (ctx, record) =>
-        events.append(ctx.sessionId, {
-          kind: 'lifecycle',
-          generation: ctx.generation,
-          data: { type: 'egress', ...record },
-        }),
+    ? await startProxyFor(
+        runtime,
+        config,
+        credentials,
+        log,
+        (ctx, record) =>
+          events.append(ctx.sessionId, {
+            kind: 'lifecycle',
+            generation: ctx.generation,
+            data: { type: 'egress', ...record },
+          }),
+        meter,
       )
     : { transport: 'tcp' as const };
   // A missing agent image is built in the background: readiness says "building" and wakes wait for it.

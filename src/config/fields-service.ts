@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Config } from '../config.ts';
 import { parseHostRule } from './host-rules.ts';
 import { ConfigError, type Field, flag, int, MINUTE, oneOf, optional, str, url } from './parse.ts';
+import { parsePrices } from './prices.ts';
 
 /** Settings of the service itself: HTTP, database, credentials, proxies, network policy. */
 export const serviceFields = [
@@ -148,6 +149,12 @@ export const serviceFields = [
     env: 'BERTH_PROXY_MAX_BODY_BYTES',
     parse: int(32 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     doc: 'Largest request body the proxy forwards.',
+  },
+  {
+    key: 'modelPrices',
+    env: 'BERTH_MODEL_PRICES',
+    parse: parsePrices,
+    doc: 'Model prices for cost estimates, JSON `{"model": {"input": 3, "output": 15, "cacheWrite": 3.75, "cacheRead": 0.3}}` in USD per million tokens, laid over defaults for current Claude models; a key matches that model and its dated ids; `*` is the fallback (default: the highest list price).',
   },
   {
     key: 'networkPolicy',

@@ -8,12 +8,22 @@ import type {
 } from '../store/schema.ts';
 
 // Rows become API objects here, and only here, so the contract has one translation.
+const presentModelUsage = (r: GroupRow | SessionRow) => ({
+  requests: r.modelRequests,
+  inputTokens: r.inputTokens,
+  outputTokens: r.outputTokens,
+  cacheCreationInputTokens: r.cacheCreationTokens,
+  cacheReadInputTokens: r.cacheReadTokens,
+  costUsd: r.costMicroUsd / 1e6,
+});
+
 export const presentGroup = (g: GroupRow) => ({
   id: g.id,
   name: g.name,
   folder: g.folder,
   trust: g.trust,
   containerConfig: g.containerConfig,
+  modelUsage: presentModelUsage(g),
   createdAt: g.createdAt.toISOString(),
   updatedAt: g.updatedAt.toISOString(),
 });
@@ -36,6 +46,7 @@ export const presentSession = (s: SessionRow) => ({
     cacheCreationTokens: s.agentCacheCreationTokens,
     costUsd: s.agentCostUsd,
   },
+  modelUsage: presentModelUsage(s),
   createdAt: s.createdAt.toISOString(),
   updatedAt: s.updatedAt.toISOString(),
 });

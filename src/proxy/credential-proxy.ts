@@ -8,7 +8,10 @@ import { assertSafeBindHost } from './bind-plan.ts';
 import type { Credential, CredentialSource } from './credentials.ts';
 import { checkRequest, type ForwardTarget } from './framing.ts';
 import { endToEndHeaders, presentedToken } from './headers.ts';
+import { admitPost, type GateContext, type ModelGate, meterUsage, modelCall } from './model-gate.ts';
+import { fail } from './replies.ts';
 import { type Grant, TokenRegistry, type TrafficStats } from './tokens.ts';
+import { parseUpstream, UpstreamPools } from './upstream.ts';
 
 export type { TrafficStats } from './tokens.ts';
 export { PLACEHOLDER_PREFIX } from './tokens.ts';
@@ -24,6 +27,8 @@ export interface CredentialProxyOptions {
   /** Trusted CA for an https upstream instead of the system roots (private gateways, tests). */
   upstreamCa?: string | Buffer;
   credentials: CredentialSource;
+  /** Caps, model allowlist and metering; without one every model call is forwarded unmetered. */
+  gate?: ModelGate;
   /** Never given credentials or header values. */
   log?: Logger;
 }
@@ -36,7 +41,7 @@ export interface ProxyGrant {
 
 export interface CredentialProxy {
   address: { host: string; port: number };
-  issue(sessionId: string): ProxyGrant;
+  issue(sessionId: string, generation?: number): ProxyGrant;
   /** Ends a placeholder; returns the traffic of its run, or undefined if it was not live. */
   revoke(token: string): TrafficStats | undefined;
   /** Traffic of all runs of a session in this process. */
@@ -53,63 +58,29 @@ export class ProxyListenError extends AppError {
   }
 }
 
-/** Anthropic's error shape, so clients show a sensible message. */
-function fail(res: ServerResponse, status: number, type: string, message: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify({ type: 'error', error: { type, message } });
-  // Closing skips reading whatever body the client still sends.
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    connection: 'close',
-  });
-  res.end(body);
-}
-
-function parseUpstream(upstream: string | URL): URL {
-  const url = new URL(upstream);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`proxy upstream must be http or https, got ${url.protocol}`);
-  }
-  return url;
-}
-
 export async function createCredentialProxy(options: CredentialProxyOptions): Promise<CredentialProxy> {
   assertSafeBindHost(options.host);
   const upstream = parseUpstream(options.upstream);
   const origin = upstream.origin;
   const basePath = upstream.pathname.replace(/\/+$/, '');
   const client = upstream.protocol === 'https:' ? https : http;
-  const { credentials, maxBodyBytes } = options;
+  const { credentials, maxBodyBytes, gate } = options;
+  const contextOf = (grant: Grant): GateContext => ({
+    sessionId: grant.sessionId,
+    generation: grant.generation,
+  });
   const log = options.log ?? silentLogger;
   const tokens = new TokenRegistry();
-  // One keep-alive pool per placeholder: an upstream connection never carries two sessions' requests.
-  const agents = new Map<string, http.Agent>();
-  const agentFor = (token: string): http.Agent => {
-    let agent = agents.get(token);
-    if (!agent) {
-      agent =
-        client === https
-          ? new https.Agent({ keepAlive: true, ...(options.upstreamCa ? { ca: options.upstreamCa } : {}) })
-          : new http.Agent({ keepAlive: true });
-      agents.set(token, agent);
-    }
-    return agent;
-  };
-  const dropAgent = (token: string) => {
-    agents.get(token)?.destroy();
-    agents.delete(token);
-  };
+  const pools = new UpstreamPools(upstream, options.upstreamCa);
 
+  /** Forwards one request; `body` is a body already read (to check its model), else the request streams through. */
   const forward = (
     req: IncomingMessage,
     res: ServerResponse,
     target: ForwardTarget,
     grant: Grant,
     secret: Credential,
+    body?: { bytes: Buffer; model: string | undefined },
   ) => {
     const started = performance.now();
     const headers = endToEndHeaders(req.headers, [
@@ -120,8 +91,12 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       'content-length',
     ]);
     headers.host = upstream.host;
+    const metered = gate !== undefined && modelCall(req.method, target.path) === 'messages';
+    // Usage is read from the bytes as they pass, so they must arrive uncompressed.
+    if (metered) headers['accept-encoding'] = 'identity';
     // The body's framing is always stated afresh, never inherited: an unframed body is how smuggling starts.
-    if (target.framing === 'chunked') headers['transfer-encoding'] = 'chunked';
+    if (body) headers['content-length'] = String(body.bytes.length);
+    else if (target.framing === 'chunked') headers['transfer-encoding'] = 'chunked';
     else headers['content-length'] = String(target.framing);
     if (secret.mode === 'api-key') headers['x-api-key'] = secret.value;
     else headers.authorization = `Bearer ${secret.value}`;
@@ -138,13 +113,14 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       // Only the path is taken from the client: the origin and base path are always the configured ones.
       path: basePath + target.path,
       headers,
-      agent: agentFor(target.token),
+      agent: pools.for(target.token),
     });
     upReq.setNoDelay(true);
 
     upReq.on('response', (upRes) => {
       answered = true;
-      res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, endToEndHeaders(upRes.headers));
+      const status = upRes.statusCode ?? 502;
+      res.writeHead(status, upRes.statusMessage, endToEndHeaders(upRes.headers));
       res.flushHeaders();
       upRes.on('data', (chunk: Buffer) => {
         given += chunk.length;
@@ -158,6 +134,9 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
             'response stream ended early',
           );
       });
+      // After pipeline's own listener: each chunk is written on before it is parsed.
+      if (metered)
+        meterUsage(upRes, { gate: gate!, ctx: contextOf(grant), status, requestModel: body?.model, log });
     });
 
     upReq.on('error', (err: NodeJS.ErrnoException) => {
@@ -176,26 +155,32 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       );
     });
 
-    // Streams the body by hand rather than pipe() so an oversized body can still be answered with 413.
-    req.on('data', (chunk: Buffer) => {
-      if (cut) return;
-      received += chunk.length;
-      if (received > maxBodyBytes) {
-        cut = true;
-        req.pause();
-        upReq.destroy();
-        fail(res, 413, 'request_too_large', `request body exceeds the ${maxBodyBytes}-byte limit`);
-        return;
-      }
-      grant.add('bytesIn', chunk.length);
-      if (!upReq.write(chunk)) req.pause();
-    });
-    upReq.on('drain', () => {
-      if (!cut) req.resume();
-    });
-    req.on('end', () => {
-      if (!cut) upReq.end();
-    });
+    if (body) {
+      received = body.bytes.length;
+      grant.add('bytesIn', received);
+      upReq.end(body.bytes);
+    } else {
+      // Streams the body by hand rather than pipe() so an oversized body can still be answered with 413.
+      req.on('data', (chunk: Buffer) => {
+        if (cut) return;
+        received += chunk.length;
+        if (received > maxBodyBytes) {
+          cut = true;
+          req.pause();
+          upReq.destroy();
+          fail(res, 413, 'request_too_large', `request body exceeds the ${maxBodyBytes}-byte limit`);
+          return;
+        }
+        grant.add('bytesIn', chunk.length);
+        if (!upReq.write(chunk)) req.pause();
+      });
+      upReq.on('drain', () => {
+        if (!cut) req.resume();
+      });
+      req.on('end', () => {
+        if (!cut) upReq.end();
+      });
+    }
 
     res.on('close', () => {
       if (!res.writableFinished) {
@@ -245,8 +230,22 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
       fail(res, 413, 'request_too_large', `request body exceeds the ${maxBodyBytes}-byte limit`);
       return;
     }
+    const target = { ...checked, token };
+    if (gate && req.method === 'POST') {
+      const ctx = contextOf(grant);
+      admitPost({ gate, ctx, req, res, path: target.path, maxBodyBytes, expectsContinue, log }).then(
+        (admitted) => {
+          if (admitted) forward(req, res, target, grant, secret, admitted.body);
+        },
+        (err: Error) => {
+          log.warn({ sessionId: grant.sessionId, err: err.message }, 'gated model request failed');
+          res.destroy();
+        },
+      );
+      return;
+    }
     if (expectsContinue) res.writeContinue();
-    forward(req, res, { ...checked, token }, grant, secret);
+    forward(req, res, target, grant, secret);
   };
 
   const server = http.createServer({ noDelay: true }, (req, res) => handle(req, res, false));
@@ -268,12 +267,12 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
   let closing: Promise<void> | undefined;
   return {
     address: { host: options.host, port },
-    issue: (sessionId) => ({
-      token: tokens.issue(sessionId),
+    issue: (sessionId, generation) => ({
+      token: tokens.issue(sessionId, generation),
       envName: credentials.mode() === 'oauth' ? 'CLAUDE_CODE_OAUTH_TOKEN' : 'ANTHROPIC_API_KEY',
     }),
     revoke: (token) => {
-      dropAgent(token);
+      pools.drop(token);
       return tokens.revoke(token);
     },
     stats: (sessionId) => tokens.stats(sessionId),
@@ -283,7 +282,7 @@ export async function createCredentialProxy(options: CredentialProxyOptions): Pr
         tokens.clear();
         server.close(() => resolve());
         server.closeAllConnections();
-        for (const token of [...agents.keys()]) dropAgent(token);
+        pools.dropAll();
       });
       return closing;
     },

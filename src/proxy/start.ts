@@ -4,6 +4,7 @@ import { detectHostFacts, type ProxyBindPlan, planProxyBind, socketCapable } fro
 import { type CredentialProxy, createCredentialProxy } from './credential-proxy.ts';
 import type { CredentialSource } from './credentials.ts';
 import { createEgressProxy, type EgressProxy, type EgressProxyOptions } from './egress-proxy.ts';
+import type { ModelGate } from './model-gate.ts';
 
 export interface StartedProxy {
   proxy?: CredentialProxy;
@@ -22,6 +23,7 @@ export async function startProxyFor(
   credentials: CredentialSource,
   log: Logger,
   onEgress: EgressProxyOptions['onRecord'],
+  gate: ModelGate,
 ): Promise<StartedProxy> {
   let transport: StartedProxy['transport'] = 'tcp';
   try {
@@ -42,6 +44,7 @@ export async function startProxyFor(
       upstream: config.proxyUpstream,
       maxBodyBytes: config.proxyMaxBodyBytes,
       credentials,
+      gate,
       log,
     });
     log.info({ address: proxy.address, transport }, 'credential proxy listening');

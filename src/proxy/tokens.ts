@@ -11,11 +11,14 @@ export const PLACEHOLDER_PREFIX = 'berth-ph-';
 
 export interface Grant {
   sessionId: string;
+  /** The run the placeholder was issued to, when the issuer said. */
+  generation: number | undefined;
   add(field: keyof TrafficStats, amount: number): void;
 }
 
 interface Entry {
   sessionId: string;
+  generation: number | undefined;
   run: TrafficStats;
 }
 
@@ -29,9 +32,9 @@ export class TokenRegistry {
   readonly #live = new Map<string, Entry>();
   readonly #sessions = new Map<string, TrafficStats>();
 
-  issue(sessionId: string): string {
+  issue(sessionId: string, generation?: number): string {
     const token = `${PLACEHOLDER_PREFIX}${randomBytes(32).toString('base64url')}`;
-    this.#live.set(digest(token), { sessionId, run: zero() });
+    this.#live.set(digest(token), { sessionId, generation, run: zero() });
     if (!this.#sessions.has(sessionId)) this.#sessions.set(sessionId, zero());
     return token;
   }
@@ -43,6 +46,7 @@ export class TokenRegistry {
     const session = this.#sessions.get(entry.sessionId)!;
     return {
       sessionId: entry.sessionId,
+      generation: entry.generation,
       add: (field, amount) => {
         entry.run[field] += amount;
         session[field] += amount;

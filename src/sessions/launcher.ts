@@ -132,7 +132,7 @@ export class Launcher {
         );
     }
     const nonce = newFrameNonce();
-    const grant = proxy?.issue(session.id);
+    const grant = proxy?.issue(session.id, session.generation);
     const claudeState = await agentStateDir(config.dataDir, group.folder, owner);
     const env: Record<string, string> = {
       ...(cc.env ?? {}),

@@ -3,6 +3,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  date,
   doublePrecision,
   index,
   integer,
@@ -40,7 +41,19 @@ export interface ContainerConfig {
   systemPromptSuffix?: string;
   maxTurns?: number;
   mcpServers?: Record<string, { command: string; args?: string[]; env?: Record<string, string> }>;
+  /** Model allowlist and caps, enforced by the credential proxy. */
+  models?: { allow?: string[]; tokensPerDay?: number; requestsPerMinute?: number };
 }
+
+/** Metered model usage: Messages API responses, their tokens and estimated cost (micro-USD). */
+const modelUsage = () => ({
+  modelRequests: bigint({ mode: 'number' }).notNull().default(0),
+  inputTokens: bigint({ mode: 'number' }).notNull().default(0),
+  outputTokens: bigint({ mode: 'number' }).notNull().default(0),
+  cacheCreationTokens: bigint({ mode: 'number' }).notNull().default(0),
+  cacheReadTokens: bigint({ mode: 'number' }).notNull().default(0),
+  costMicroUsd: bigint({ mode: 'number' }).notNull().default(0),
+});
 
 export const groups = pgTable('groups', {
   id: text().primaryKey(),
@@ -48,6 +61,7 @@ export const groups = pgTable('groups', {
   folder: text().notNull().unique(),
   trust: text({ enum: ['admin', 'member'] }).notNull(),
   containerConfig: jsonb().$type<ContainerConfig>().notNull().default({}),
+  ...modelUsage(),
   createdAt: now(),
   updatedAt: now(),
 });
@@ -83,6 +97,7 @@ export const sessions = pgTable(
     agentCacheCreationTokens: bigint({ mode: 'number' }).notNull().default(0),
     agentCostUsd: doublePrecision().notNull().default(0),
     agentTurns: integer().notNull().default(0),
+    ...modelUsage(),
     createdAt: now(),
     updatedAt: now(),
   },
@@ -251,6 +266,21 @@ export const schedules = pgTable(
     index('schedules_session').on(t.sessionId, t.id),
     index('schedules_group').on(t.groupId, t.id),
   ],
+);
+
+/** A group's model usage per UTC day: what its tokensPerDay cap is checked against. */
+export const modelUsageDays = pgTable(
+  'model_usage_days',
+  {
+    groupId: text()
+      .notNull()
+      .references(() => groups.id, { onDelete: 'cascade' }),
+    day: date({ mode: 'string' }).notNull(),
+    tokens: bigint({ mode: 'number' }).notNull().default(0),
+    requests: bigint({ mode: 'number' }).notNull().default(0),
+    costMicroUsd: bigint({ mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.day] })],
 );
 
 export type GroupRow = typeof groups.$inferSelect;

@@ -23,6 +23,14 @@ export type Step =
 
 export type Reply = Step | ((request: { body: unknown }) => Step);
 
+/** Token counts to report, as the Messages API names them. */
+export interface FakeUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+}
+
 export interface FakeModelOptions {
   /** When set, requests must carry it as `x-api-key` or `Authorization: Bearer`; others get 401. */
   expectedKey?: string;
@@ -32,6 +40,8 @@ export interface FakeModelOptions {
   /** Pause between SSE deltas so streaming is observable (default 15 ms). */
   chunkDelayMs?: number;
   reply?: Reply;
+  /** Usage to report; unset: 10 input tokens and one output token per word. */
+  usage?: FakeUsage;
 }
 
 export interface FakeModel {
@@ -39,6 +49,9 @@ export interface FakeModel {
   /** Every completed request, in arrival order (including rejected ones). */
   requests: RecordedRequest[];
   setReply(reply: Reply): void;
+  setUsage(usage: FakeUsage | undefined): void;
+  /** While on, streamed messages stop before message_delta (which carries the output tokens). */
+  hold(on: boolean): void;
   /** Lets every `GET /hold-sse` stream that is waiting send its last event and end. */
   release(): void;
   close(): Promise<void>;
@@ -95,6 +108,8 @@ export async function startFakeModel(options: FakeModelOptions = {}): Promise<Fa
   const requests: RecordedRequest[] = [];
   const delay = options.chunkDelayMs ?? 15;
   let reply: Reply = options.reply ?? 'Hello from the fake model.';
+  let fixedUsage = options.usage;
+  let held: { promise: Promise<void>; release(): void } | undefined;
   let waiting: (() => void)[] = [];
 
   const replyStep = (body: unknown): Step => (typeof reply === 'function' ? reply({ body }) : reply);
@@ -111,7 +126,7 @@ export async function startFakeModel(options: FakeModelOptions = {}): Promise<Fa
     const text = step;
     const model = typeof body.model === 'string' ? body.model : 'claude-fake';
     const id = `msg_fake_${randomBytes(6).toString('hex')}`;
-    const usage = { input_tokens: 10, output_tokens: Math.max(1, text.split(/\s+/).length) };
+    const usage = fixedUsage ?? { input_tokens: 10, output_tokens: Math.max(1, text.split(/\s+/).length) };
     if (body.stream !== true) {
       sendJson(res, 200, {
         id,
@@ -127,7 +142,12 @@ export async function startFakeModel(options: FakeModelOptions = {}): Promise<Fa
     }
     startSse(res);
     const message = { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null };
-    sse(res, 'message_start', { type: 'message_start', message: { ...message, stop_sequence: null, usage } });
+    // Like the real API: message_start has the input side and a provisional output count, message_delta the final one.
+    const startUsage = { ...usage, output_tokens: Math.min(1, usage.output_tokens) };
+    sse(res, 'message_start', {
+      type: 'message_start',
+      message: { ...message, stop_sequence: null, usage: startUsage },
+    });
     sse(res, 'content_block_start', {
       type: 'content_block_start',
       index: 0,
@@ -144,6 +164,7 @@ export async function startFakeModel(options: FakeModelOptions = {}): Promise<Fa
       });
     }
     sse(res, 'content_block_stop', { type: 'content_block_stop', index: 0 });
+    if (held) await held.promise;
     sse(res, 'message_delta', {
       type: 'message_delta',
       delta: { stop_reason: 'end_turn', stop_sequence: null },
@@ -311,6 +332,21 @@ export async function startFakeModel(options: FakeModelOptions = {}): Promise<Fa
     setReply: (next) => {
       reply = next;
     },
+    setUsage: (next) => {
+      fixedUsage = next;
+    },
+    hold: (on) => {
+      if (on && !held) {
+        let release!: () => void;
+        const promise = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        held = { promise, release };
+      } else if (!on && held) {
+        held.release();
+        held = undefined;
+      }
+    },
     release: () => {
       const done = waiting;
       waiting = [];
@@ -320,6 +356,7 @@ export async function startFakeModel(options: FakeModelOptions = {}): Promise<Fa
       new Promise<void>((resolve) => {
         for (const wake of waiting) wake();
         waiting = [];
+        held?.release();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
