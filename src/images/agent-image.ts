@@ -1,5 +1,9 @@
 import type { ContainerRuntime } from '../runtime/index.ts';
-import type { Check } from '../sessions/control.ts';
+/** A readiness check's answer (the same shape as the sessions' checks). */
+interface Check {
+  ok: boolean;
+  detail?: string;
+}
 
 interface Logger {
   info(obj: object, msg: string): void;

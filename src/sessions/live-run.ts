@@ -13,6 +13,7 @@ import { LineSplitter, type RunningContainer } from '../runtime/index.ts';
 import type { Queryable } from '../store/db.ts';
 import { deliveredTo, takePending } from '../store/messages.ts';
 import type { ExitReason } from '../store/sessions.ts';
+import { frameEvent } from './frame-events.ts';
 
 /** Messages taken from the queue per pass. */
 const DELIVERY_BATCH = 100;
@@ -202,45 +203,11 @@ export class LiveRun {
   #onFrame(frame: Frame): void {
     this.#armIdle();
     if (this.#inFlight.size > 0) this.#armTurn();
-    switch (frame.type) {
-      case 'reply':
-        this.#event({
-          kind: 'output',
-          stream: 'reply',
-          data: { inReplyTo: frame.inReplyTo, text: frame.text },
-        });
-        return;
-      case 'text':
-        this.#event({
-          kind: 'output',
-          stream: 'assistant',
-          data: { inReplyTo: frame.inReplyTo, text: frame.text },
-        });
-        return;
-      case 'tool': {
-        const { type: _type, phase, ...data } = frame;
-        this.#event({ kind: 'tool', stream: phase, data });
-        return;
-      }
-      case 'usage': {
-        const { type: _type, ...data } = frame;
-        this.#event({ kind: 'usage', data });
-        this.#deps.onUsage(frame);
-        return;
-      }
-      case 'ack':
-        this.#settle(frame.id, 'done');
-        return;
-      case 'error':
-        if (frame.id) this.#settle(frame.id, 'failed', frame.message);
-        this.#event({
-          kind: 'lifecycle',
-          data: { type: 'agent_error', message: frame.message, ...(frame.id ? { messageId: frame.id } : {}) },
-        });
-        return;
-      default:
-        return;
-    }
+    const event = frameEvent(frame);
+    if (event) this.#event(event);
+    if (frame.type === 'usage') this.#deps.onUsage(frame);
+    else if (frame.type === 'ack') this.#settle(frame.id, 'done');
+    else if (frame.type === 'error' && frame.id) this.#settle(frame.id, 'failed', frame.message);
   }
 
   /** Settled through the event log: after, and atomically with, the replies that preceded the ack. */

@@ -1,5 +1,6 @@
 import { lstat, opendir, statfs } from 'node:fs/promises';
 import path from 'node:path';
+import { AppError } from '../errors.ts';
 
 /** Why a run is stopped for space: its own folder is over quota, or the data dir's file system is nearly full. */
 export type QuotaBreach =
@@ -86,6 +87,16 @@ export class QuotaWatch {
     return free < this.#opts.reserveBytes
       ? { type: 'disk_low', freeBytes: free, reserveBytes: this.#opts.reserveBytes }
       : undefined;
+  }
+
+  /** Refuses a wake while the data dir is below its reserve. */
+  async assertRoom(): Promise<void> {
+    const low = await this.diskLow();
+    if (low?.type === 'disk_low')
+      throw new AppError(
+        'DISK_LOW',
+        `the data dir has ${low.freeBytes} bytes free, under the reserve of ${low.reserveBytes} (BERTH_DISK_RESERVE_MB)`,
+      );
   }
 
   /** One pass; overlapping passes are skipped, since a slow walk must not pile up. */

@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import type { NewEvent } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
 import type { Queryable, Store } from '../store/db.ts';
 import { requeueUnacked } from '../store/messages.ts';
@@ -81,4 +82,34 @@ export async function recordSpawnFailure(db: Queryable, key: RunKey, log: Logger
     lastExitCode: null,
     clearOwner: true,
   });
+}
+
+/** The lifecycle events of a run's end: the exit, then each message that ran out of attempts. */
+export function endEvents(
+  key: RunKey,
+  end: RunEnding,
+  requeued: number,
+  failed: Array<{ id: string; seq: number; error: string | null }>,
+): NewEvent[] {
+  const exit: NewEvent = {
+    kind: 'lifecycle',
+    generation: key.generation,
+    data: {
+      type: 'exit',
+      reason: end.reason,
+      exitCode: end.exitCode,
+      requeued,
+      ...(end.detail ? { detail: end.detail } : {}),
+    },
+  };
+  return [
+    exit,
+    ...failed.map(
+      (m): NewEvent => ({
+        kind: 'lifecycle',
+        generation: key.generation,
+        data: { type: 'message_failed', messageId: m.id, seq: m.seq, reason: m.error },
+      }),
+    ),
+  ];
 }

@@ -1,37 +1,23 @@
-import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import type { EventLog, NewEvent } from '../events/event-log.ts';
-import type { Logger } from '../logger.ts';
+import type { NewEvent } from '../events/event-log.ts';
 import { sessionDir } from '../mounts/folders.ts';
-import type { TrafficStats } from '../proxy/credential-proxy.ts';
-import { type ContainerRuntime, oomKillCount } from '../runtime/index.ts';
-import type { Store } from '../store/db.ts';
+import { oomKillCount } from '../runtime/index.ts';
 import { getGroup } from '../store/groups.ts';
 import { pendingMessages } from '../store/messages.ts';
 import { recordRunStart } from '../store/runs.ts';
-import { addAgentUsage, addProxyUsage, claimWake, updateRun } from '../store/sessions.ts';
-import type { Check, SessionControl } from './control.ts';
+import { claimWake, updateRun } from '../store/sessions.ts';
+import type { SessionControl } from './control.ts';
 import { classifyExit } from './exit-reason.ts';
 import type { Launcher } from './launcher.ts';
-import { LiveRun } from './live-run.ts';
+import type { LiveRun } from './live-run.ts';
+import { openLiveRun } from './open-run.ts';
+import { ProxyUsageSaver } from './proxy-usage.ts';
 import { type QuotaBreach, QuotaWatch } from './quota.ts';
-import { type RunEnding, type RunKey, recordRunEnding, recordSpawnFailure } from './run-end.ts';
+import { type RunnerReadiness, runnerReadiness } from './readiness.ts';
+import { endEvents, type RunEnding, type RunKey, recordRunEnding, recordSpawnFailure } from './run-end.ts';
 import { Slots } from './slots.ts';
-
-export interface RunnerDeps {
-  config: Config;
-  store: Store;
-  events: EventLog;
-  instanceId: string;
-  installId: string;
-  /** Undefined when no runtime was found; `runtimeProblem` says what to install. */
-  runtime: ContainerRuntime | undefined;
-  runtimeProblem?: string;
-  launcher: Launcher;
-  /** While berth builds the base image at first start: resolves when that build has ended. */
-  imageBuilt?: () => Promise<void>;
-  log: Logger;
-}
+import type { RunnerDeps } from './supervisor-deps.ts';
+import { wakeEvents } from './wake-events.ts';
 
 type WakeResult = { status: 'idle' | 'starting' | 'running' | 'stopping' | 'failed'; generation: number };
 
@@ -49,8 +35,7 @@ export class SessionSupervisor implements SessionControl {
   readonly #quota: QuotaWatch;
   /** Each live run's end-of-run bookkeeping, registered as soon as the run exists. */
   readonly #exits = new Map<LiveRun, Promise<void>>();
-  /** Proxy traffic per session already added to its row (the proxy counts per process, cumulatively). */
-  readonly #proxyUsageSaved = new Map<string, TrafficStats>();
+  readonly #proxyUsage: ProxyUsageSaver;
   #leaseTimer: NodeJS.Timeout | undefined;
   #unlisten: (() => Promise<void>) | undefined;
   #closing = false;
@@ -58,6 +43,7 @@ export class SessionSupervisor implements SessionControl {
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
     this.#slots = new Slots(deps.config.maxContainers);
+    this.#proxyUsage = new ProxyUsageSaver(deps.store.db, (id) => deps.launcher.proxyUsage(id), deps.log);
     const mb = 1024 * 1024;
     this.#quota = new QuotaWatch({
       dataDir: deps.config.dataDir,
@@ -133,23 +119,9 @@ export class SessionSupervisor implements SessionControl {
     return false;
   }
 
-  async readiness(): Promise<{ runtime: Check; image: Check; proxy: Check; network: Check }> {
-    const { runtime, launcher } = this.#deps;
-    if (!runtime) {
-      const detail = this.#deps.runtimeProblem ?? 'no container runtime';
-      return {
-        runtime: { ok: false, detail },
-        image: { ok: false, detail: 'no runtime' },
-        proxy: launcher.proxyCheck(),
-        network: launcher.networkCheck(),
-      };
-    }
-    return {
-      runtime: { ok: true, detail: `${runtime.name} ${await runtime.version().catch(() => '?')}` },
-      image: await launcher.imageCheck(runtime, this.#deps.config.image),
-      proxy: launcher.proxyCheck(),
-      network: launcher.networkCheck(),
-    };
+  readiness(): Promise<RunnerReadiness> {
+    const { runtime, runtimeProblem, launcher, config } = this.#deps;
+    return runnerReadiness(runtime, runtimeProblem, launcher, config.image);
   }
 
   /** Stops every local run (their messages are requeued) and stops renewing leases. */
@@ -180,12 +152,7 @@ export class SessionSupervisor implements SessionControl {
     const { runtime, config, store, instanceId, launcher } = this.#deps;
     if (!runtime)
       throw new AppError('RUNTIME_UNAVAILABLE', this.#deps.runtimeProblem ?? 'no container runtime');
-    const low = await this.#quota.diskLow();
-    if (low?.type === 'disk_low')
-      throw new AppError(
-        'DISK_LOW',
-        `the data dir has ${low.freeBytes} bytes free, under the reserve of ${low.reserveBytes} (BERTH_DISK_RESERVE_MB)`,
-      );
+    await this.#quota.assertRoom();
     const release = await this.#slots.acquire();
     try {
       const claim = await claimWake(store.db, {
@@ -209,28 +176,10 @@ export class SessionSupervisor implements SessionControl {
         throw err;
       }
       const oomKillsAtStart = oomKillCount();
-      const run = new LiveRun(
-        {
-          sessionId,
-          generation: session.generation,
-          containerName: launched.containerName,
-          nonce: launched.nonce,
-        },
-        launched.proc,
-        launched.timeouts,
-        {
-          db: store.db,
-          events: this.#deps.events,
-          stopContainer: async (graceMs) => {
-            await updateRun(store.db, key, { status: 'stopping' }).catch(() => undefined);
-            await runtime.stop(launched.containerName, Math.ceil(graceMs / 1000));
-          },
-          onUsage: (usage) =>
-            void addAgentUsage(store.db, sessionId, usage).catch((err) =>
-              this.#deps.log.warn({ err, sessionId }, 'saving agent usage failed'),
-            ),
-          log: this.#deps.log,
-        },
+      const run = openLiveRun(
+        { db: store.db, events: this.#deps.events, runtime, log: this.#deps.log },
+        key,
+        launched,
       );
       this.#runs.set(sessionId, run);
       this.#quota.track(sessionId, sessionDir(config.dataDir, session.groupId, sessionId));
@@ -244,24 +193,7 @@ export class SessionSupervisor implements SessionControl {
         image: launched.image,
       });
       await updateRun(store.db, key, { status: 'running', leaseMs: config.leaseMs });
-      this.#event(sessionId, {
-        kind: 'lifecycle',
-        generation: session.generation,
-        data: {
-          type: 'wake',
-          containerName: launched.containerName,
-          image: launched.image,
-          network: launched.network,
-        },
-      });
-      // A mount that passed at group creation can fail now (path gone, allowlist changed): say so.
-      for (const refusal of launched.refusedMounts) {
-        this.#event(sessionId, {
-          kind: 'lifecycle',
-          generation: session.generation,
-          data: { type: 'mount_refused', ...refusal },
-        });
-      }
+      for (const event of wakeEvents(launched, session.generation)) this.#event(sessionId, event);
       void run.deliver();
       return { status: 'running', generation: session.generation };
     } catch (err) {
@@ -287,7 +219,7 @@ export class SessionSupervisor implements SessionControl {
     this.#runs.delete(run.sessionId);
     this.#quota.untrack(run.sessionId);
     release();
-    await this.#saveProxyUsage(run.sessionId);
+    await this.#proxyUsage.save(run.sessionId);
     await this.#finish(
       { sessionId: run.sessionId, generation: run.generation, instanceId: this.#deps.instanceId },
       { ...verdict, stdoutBytes: run.stdoutBytes, stderrBytes: run.stderrBytes },
@@ -296,28 +228,11 @@ export class SessionSupervisor implements SessionControl {
 
   /** Records the end of a run once and requeues what it did not finish; an unexpected end wakes the session again. */
   async #finish(key: RunKey, end: RunEnding): Promise<void> {
-    const { detail, runtimeGone } = end;
+    const { runtimeGone } = end;
     try {
       const { first, requeued, failed } = await recordRunEnding(this.#deps, key, end, () => this.#closing);
       if (!first) return;
-      this.#event(key.sessionId, {
-        kind: 'lifecycle',
-        generation: key.generation,
-        data: {
-          type: 'exit',
-          reason: end.reason,
-          exitCode: end.exitCode,
-          requeued,
-          ...(detail ? { detail } : {}),
-        },
-      });
-      for (const m of failed) {
-        this.#event(key.sessionId, {
-          kind: 'lifecycle',
-          generation: key.generation,
-          data: { type: 'message_failed', messageId: m.id, seq: m.seq, reason: m.error },
-        });
-      }
+      for (const event of endEvents(key, end, requeued, failed)) this.#event(key.sessionId, event);
       // A run stopped by a user or for space waits for the next message instead of waking at once.
       const retry = end.reason !== 'aborted' && end.reason !== 'quota' && !runtimeGone && !this.#closing;
       if (retry && (await pendingMessages(this.#deps.store.db, key.sessionId, 1)).length > 0) {
@@ -360,25 +275,8 @@ export class SessionSupervisor implements SessionControl {
         { sessionId: run.sessionId, generation: run.generation, instanceId },
         { leaseMs: config.leaseMs, lastActivityAt: new Date() },
       ).catch((err) => this.#deps.log.warn({ err }, 'lease renewal failed'));
-      await this.#saveProxyUsage(run.sessionId);
+      await this.#proxyUsage.save(run.sessionId);
     }
-  }
-
-  /** Adds the proxy traffic since the last save to the session row, so the session shows it while it runs. */
-  async #saveProxyUsage(sessionId: string): Promise<void> {
-    const now = this.#deps.launcher.proxyUsage(sessionId);
-    if (!now) return;
-    const before = this.#proxyUsageSaved.get(sessionId) ?? { requests: 0, bytesIn: 0, bytesOut: 0 };
-    const delta = {
-      requests: now.requests - before.requests,
-      bytesIn: now.bytesIn - before.bytesIn,
-      bytesOut: now.bytesOut - before.bytesOut,
-    };
-    if (delta.requests === 0 && delta.bytesIn === 0 && delta.bytesOut === 0) return;
-    this.#proxyUsageSaved.set(sessionId, now);
-    await addProxyUsage(this.#deps.store.db, sessionId, delta).catch((err) =>
-      this.#deps.log.warn({ err, sessionId }, 'saving proxy usage failed'),
-    );
   }
 
   #onControl(payload: string): void {

@@ -1,0 +1,45 @@
+import type { EventLog } from '../events/event-log.ts';
+import type { Logger } from '../logger.ts';
+import type { ContainerRuntime } from '../runtime/index.ts';
+import type { Queryable } from '../store/db.ts';
+import { addAgentUsage, updateRun } from '../store/sessions.ts';
+import type { Launched } from './launcher.ts';
+import { LiveRun } from './live-run.ts';
+import type { RunKey } from './run-end.ts';
+
+/** The live side of a launched container: its protocol, timers and delivery, wired to the store. */
+export function openLiveRun(
+  deps: { db: Queryable; events: EventLog; runtime: ContainerRuntime; log: Logger },
+  key: RunKey,
+  launched: Launched & { proc: LiveRunProc },
+): LiveRun {
+  const { db, runtime, log } = deps;
+  return new LiveRun(
+    {
+      sessionId: key.sessionId,
+      generation: key.generation,
+      containerName: launched.containerName,
+      nonce: launched.nonce,
+    },
+    launched.proc,
+    launched.timeouts,
+    {
+      db,
+      events: deps.events,
+      stopContainer: async (graceMs) => {
+        // The status is shown while stopping; the stop itself must go on if it cannot be saved.
+        await updateRun(db, key, { status: 'stopping' }).catch((err) =>
+          log.warn({ err, ...key }, 'marking a run stopping failed'),
+        );
+        await runtime.stop(launched.containerName, Math.ceil(graceMs / 1000));
+      },
+      onUsage: (usage) =>
+        void addAgentUsage(db, key.sessionId, usage).catch((err) =>
+          log.warn({ err, sessionId: key.sessionId }, 'saving agent usage failed'),
+        ),
+      log,
+    },
+  );
+}
+
+type LiveRunProc = ConstructorParameters<typeof LiveRun>[1];
