@@ -57,6 +57,7 @@ export class ImageBuildError extends Error {
 
 /** Writes only when the content differs, so mtimes (and hash caches) stay put. */
 async function writeIfChanged(file: string, content: string | Uint8Array): Promise<void> {
+  // No file yet: it is written.
   const old = await readFile(file).catch(() => undefined);
   if (old?.equals(Buffer.from(content))) return;
   const tmp = `${file}.${process.pid}.tmp`;
@@ -139,6 +140,7 @@ export function claudeBinary(): string {
 
 /** Puts a host file into the build context: a hard link when possible (no copy of 450 MB), else a copy. */
 async function stage(source: string, target: string): Promise<void> {
+  // No target yet: it is created.
   const [from, to] = await Promise.all([stat(source), stat(target).catch(() => undefined)]);
   if (to && to.ino === from.ino && to.dev === from.dev) return;
   await rm(target, { force: true });

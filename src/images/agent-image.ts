@@ -1,4 +1,5 @@
 import type { ContainerRuntime } from '../runtime/index.ts';
+
 /** A readiness check's answer (the same shape as the sessions' checks). */
 interface Check {
   ok: boolean;

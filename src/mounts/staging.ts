@@ -51,6 +51,7 @@ async function openChecked(hostPath: string): Promise<{ handle: FileHandle; dir:
     return `cannot be opened (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
   }
   const st = await handle.stat();
+  // No /proc link means the path cannot be confirmed: undefined fails the comparison below, closed.
   const actual = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
   if (actual !== hostPath || !(st.isDirectory() || st.isFile())) {
     await handle.close();
@@ -96,6 +97,7 @@ async function unmount(target: string): Promise<void> {
 
 /** Removes a staging mountpoint without ever recursing: a path still mounted fails (EBUSY) instead of deleting host files. */
 async function removeMountpoint(target: string): Promise<void> {
+  // Already gone is the goal state.
   const st = await lstat(target).catch(() => undefined);
   if (!st) return;
   if (st.isDirectory()) await rmdir(target);

@@ -107,7 +107,9 @@ export function createEgressProxy(options: EgressProxyOptions): EgressProxy {
     let target: URL | undefined;
     try {
       target = new URL(req.url ?? '');
-    } catch {}
+    } catch {
+      // Not an absolute URL: `target` stays unset and the request is refused just below.
+    }
     if (!ctx || !target || target.protocol !== 'http:') {
       const body = problem('EGRESS_BAD_REQUEST', 'send absolute http:// URLs, or CONNECT for https');
       res.writeHead(400, { 'content-type': 'application/problem+json', connection: 'close' }).end(body);

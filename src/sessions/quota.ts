@@ -23,6 +23,7 @@ export interface QuotaWatchOptions {
  * least, so a million empty files are not free.
  */
 export async function diskUsage(dir: string, limit = Number.POSITIVE_INFINITY): Promise<number> {
+  // A folder that is gone uses nothing.
   const root = await lstat(dir).catch(() => undefined);
   if (!root?.isDirectory()) return 0;
   let used = 0;
@@ -33,6 +34,7 @@ export async function diskUsage(dir: string, limit = Number.POSITIVE_INFINITY): 
     if (!handle) continue;
     for await (const entry of handle) {
       const full = path.join(current, entry.name);
+      // Removed while walking: nothing to count.
       const st = await lstat(full).catch(() => undefined);
       if (!st) continue;
       used += Math.max(st.blocks * 512, 512);

@@ -101,6 +101,7 @@ export class SessionSupervisor implements SessionControl {
 
   async stop(sessionId: string): Promise<void> {
     const waking = this.#waking.get(sessionId);
+    // A failed wake has been reported by its caller; stop only waits for it to be over.
     if (waking) await waking.catch(() => undefined);
     const live = this.#runs.get(sessionId);
     if (live) {
@@ -213,7 +214,14 @@ export class SessionSupervisor implements SessionControl {
     run.dispose();
     await run.settled();
     const verdict = await classifyExit(runtime!, run, cli.exitCode, oomKillsAtStart);
-    await runtime!.remove(run.containerName).catch(() => undefined);
+    await runtime!
+      .remove(run.containerName)
+      .catch((err: Error) =>
+        this.#deps.log.warn(
+          { err, container: run.containerName },
+          'removing a container failed; the reconciler retries',
+        ),
+      );
     launcher.release(launched);
     await launched.unstage();
     this.#runs.delete(run.sessionId);
