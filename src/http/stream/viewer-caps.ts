@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /** Counts open viewers per session and per API key, so neither can hold unbounded sockets and buffers. */
 export class ViewerCaps {
   readonly #perSession = new Map<string, number>();
