@@ -50,7 +50,11 @@ function parseLine(line: string): Inbound | 'close' | 'interrupt' | string {
 }
 
 /** Runs once the start line has given the nonce; nothing before it can spawn a process. */
-async function serve(nonce: string, input: ReturnType<typeof createInterface>): Promise<void> {
+async function serve(
+  nonce: string,
+  input: ReturnType<typeof createInterface>,
+  listen: (onLine: (line: string) => void) => void,
+): Promise<void> {
   const mode = process.env.BERTH_AGENT || 'claude';
   const send: (frame: Frame) => void = stdoutFrames(nonce, (text) => process.stdout.write(text));
   let agent: AgentMode;
@@ -99,7 +103,7 @@ async function serve(nonce: string, input: ReturnType<typeof createInterface>): 
     if (closing) exit(0, 'close requested');
   }
 
-  input.on('line', (line) => {
+  listen((line) => {
     if (closing || line.trim() === '') return;
     const parsed = parseLine(line);
     if (parsed === 'close') {
@@ -132,20 +136,31 @@ function main(): void {
   process.on('SIGTERM', () => exit(143, 'SIGTERM'));
   process.on('SIGINT', () => exit(130, 'SIGINT'));
   const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-  // The first stdin line carries the frame nonce: unlike the environment, /proc/1/environ cannot show it.
-  const first = (line: string) => {
-    input.off('close', early);
-    const nonce = parseStart(line);
+  let nonce: string | undefined;
+  // Lines that arrive while the agent mode loads are kept, in order, for it.
+  const waiting: string[] = [];
+  let onLine: ((line: string) => void) | undefined;
+  input.on('line', (line) => {
+    if (nonce !== undefined) {
+      if (onLine) onLine(line);
+      else waiting.push(line);
+      return;
+    }
+    // The first stdin line carries the frame nonce: unlike the environment, /proc/1/environ cannot show it.
+    nonce = parseStart(line);
     if (nonce === undefined)
       exit(
         2,
         'the first stdin line must be {"type":"start","nonce":...} with 16-128 characters of [A-Za-z0-9_-]',
       );
-    void serve(nonce, input);
-  };
-  const early = () => exit(0, 'stdin closed before the start line: host gone');
-  input.once('line', first);
-  input.once('close', early);
+    void serve(nonce, input, (handler) => {
+      onLine = handler;
+      for (const early of waiting.splice(0)) handler(early);
+    });
+  });
+  input.once('close', () => {
+    if (nonce === undefined) exit(0, 'stdin closed before the start line: host gone');
+  });
 }
 
 main();
