@@ -689,15 +689,6 @@ export interface components {
             mcpServers?: {
                 [key: string]: components["schemas"]["McpServer"];
             };
-        };
-        ToolName: string;
-        McpServer: {
-            command: string;
-            args?: string[];
-            /** @description Names starting with BERTH_, ANTHROPIC_ or CLAUDE_, and HOME and PATH, are refused. */
-            env?: {
-                [key: string]: string;
-            };
             /**
              * @description Model access through the credential proxy, checked on every call (changes apply at
              *     once). Over a cap the proxy answers 429 with a `MODEL_CAP_EXCEEDED` problem naming the
@@ -718,6 +709,15 @@ export interface components {
                 tokensPerDay?: number;
                 /** @description Messages API calls the whole group may start per rolling minute (counted per berth instance). */
                 requestsPerMinute?: number;
+            };
+        };
+        ToolName: string;
+        McpServer: {
+            command: string;
+            args?: string[];
+            /** @description Names starting with BERTH_, ANTHROPIC_ or CLAUDE_, and HOME and PATH, are refused. */
+            env?: {
+                [key: string]: string;
             };
         };
         GroupCreate: {
@@ -1835,7 +1835,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description The database did not confirm the message within BERTH_DB_TIMEOUT_MS (code DATABASE_UNAVAILABLE). Retry after `Retry-After` seconds with the same Idempotency-Key: a write that landed late is then returned (200) instead of stored twice. */
             503: {
@@ -2050,6 +2052,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
         };
     };
     listEvents: {

@@ -11,7 +11,7 @@ import type { RunKey } from './run-end.ts';
 export function openLiveRun(
   deps: { db: Queryable; events: EventLog; runtime: ContainerRuntime; log: Logger },
   key: RunKey,
-  launched: Launched & { proc: LiveRunProc },
+  launched: Launched,
 ): LiveRun {
   const { db, runtime, log } = deps;
   return new LiveRun(
@@ -41,5 +41,3 @@ export function openLiveRun(
     },
   );
 }
-
-type LiveRunProc = ConstructorParameters<typeof LiveRun>[1];

@@ -8,7 +8,7 @@ import { recordRunStart } from '../store/runs.ts';
 import { claimWake, updateRun } from '../store/sessions.ts';
 import type { SessionControl } from './control.ts';
 import { classifyExit } from './exit-reason.ts';
-import type { Launcher } from './launcher.ts';
+import type { Launched } from './launcher.ts';
 import type { LiveRun } from './live-run.ts';
 import { openLiveRun } from './open-run.ts';
 import { ProxyUsageSaver } from './proxy-usage.ts';
@@ -168,7 +168,7 @@ export class SessionSupervisor implements SessionControl {
         return { status: session.status, generation: session.generation };
       }
       const key = { sessionId, generation: session.generation, instanceId };
-      let launched: Awaited<ReturnType<Launcher['launch']>>;
+      let launched: Launched;
       try {
         const group = await getGroup(store.db, session.groupId);
         launched = await launcher.launch(runtime, session, group);
@@ -203,25 +203,17 @@ export class SessionSupervisor implements SessionControl {
     }
   }
 
-  async #watchExit(
-    run: LiveRun,
-    launched: Awaited<ReturnType<Launcher['launch']>>,
-    release: () => void,
-    oomKillsAtStart: number | undefined,
-  ): Promise<void> {
+  async #watchExit(run: LiveRun, launched: Launched, release: () => void, oomKills: number | undefined) {
     const { runtime, launcher } = this.#deps;
     const cli = await run.exited;
     run.dispose();
     await run.settled();
-    const verdict = await classifyExit(runtime!, run, cli.exitCode, oomKillsAtStart);
+    const verdict = await classifyExit(runtime!, run, cli.exitCode, oomKills);
+    const { log } = this.#deps;
+    const gone = 'removing a container failed; the reconciler retries';
     await runtime!
       .remove(run.containerName)
-      .catch((err: Error) =>
-        this.#deps.log.warn(
-          { err, container: run.containerName },
-          'removing a container failed; the reconciler retries',
-        ),
-      );
+      .catch((err: Error) => log.warn({ err, name: run.containerName }, gone));
     launcher.release(launched);
     await launched.unstage();
     this.#runs.delete(run.sessionId);

@@ -103,14 +103,18 @@ export async function takePending(
   db: Queryable,
   input: { sessionId: string; generation: number; limit: number },
 ): Promise<MessageRow[]> {
-  const oldest = db
-    .select({ id: messages.id })
-    .from(messages)
-    .where(and(eq(messages.sessionId, input.sessionId), eq(messages.status, 'pending')))
-    .orderBy(asc(messages.seq))
-    .limit(input.limit)
-    .for('update', { skipLocked: true });
+  // A CTE is evaluated once: as a plain IN-subquery PostgreSQL may re-run it per row and take past the limit.
+  const oldest = db.$with('oldest').as(
+    db
+      .select({ id: messages.id })
+      .from(messages)
+      .where(and(eq(messages.sessionId, input.sessionId), eq(messages.status, 'pending')))
+      .orderBy(asc(messages.seq))
+      .limit(input.limit)
+      .for('update', { skipLocked: true }),
+  );
   const taken = await db
+    .with(oldest)
     .update(messages)
     .set({
       status: 'delivered',
@@ -118,7 +122,9 @@ export async function takePending(
       attempts: sql`${messages.attempts} + 1`,
       updatedAt: new Date(),
     })
-    .where(and(inArray(messages.id, oldest), eq(messages.status, 'pending')))
+    .where(
+      and(inArray(messages.id, db.select({ id: oldest.id }).from(oldest)), eq(messages.status, 'pending')),
+    )
     .returning();
   return taken.sort((a, b) => a.seq - b.seq);
 }

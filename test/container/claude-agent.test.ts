@@ -4,6 +4,7 @@ import process from 'node:process';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { loadConfig } from '../../src/config.ts';
 import {
   asRequest,
   conversationText,
@@ -18,6 +19,9 @@ import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { type ApiEvent, collectEvents, json, lifecycle, post, replies } from '../support/sessions.ts';
+
+/** berth's default BERTH_CONTAINER_UID: agents never run as a host account. */
+const AGENT_UID = loadConfig({}).containerUid;
 
 const REAL_KEY = 'sk-ant-real-key-for-the-claude-agent-tests';
 
@@ -95,7 +99,7 @@ describe.each(runtimesUnderTest())('claude agent on %s', (runtime) => {
 
   const sessionDir = (s: Session) => path.join(server.dataDir, 'sessions', s.groupId, s.sessionId);
 
-  it('runs Bash in /workspace as uid 1000: file on the host, output in the reply, tool and usage events live', async () => {
+  it('runs Bash in /workspace as the dedicated agent uid: file on the host, output in the reply, tool and usage events live', async () => {
     const s = await newGroup();
     model.setReply(oneToolCall('Bash', () => ({ command: 'echo hi > hello.txt && id -u && cat hello.txt' })));
     const ws = new WebSocket(
@@ -117,10 +121,10 @@ describe.each(runtimesUnderTest())('claude agent on %s', (runtime) => {
     const { reply, events } = await turn(server, s.sessionId, 'create hello.txt containing hi');
     await sawToolEnd;
     ws.close();
-    expect(reply).toBe('Done: 1000\nhi');
+    expect(reply).toBe(`Done: ${AGENT_UID}\nhi`);
     expect(readFileSync(path.join(sessionDir(s), 'hello.txt'), 'utf8')).toBe('hi\n');
     const tool = live.find((e) => e.kind === 'tool' && e.stream === 'end')!;
-    expect(tool.data).toMatchObject({ name: 'Bash', isError: false, result: '1000\nhi' });
+    expect(tool.data).toMatchObject({ name: 'Bash', isError: false, result: `${AGENT_UID}\nhi` });
     expect(String(tool.data.input)).toContain('echo hi > hello.txt');
     expect(tool.data.durationMs).toEqual(expect.any(Number));
     expect(
@@ -175,9 +179,9 @@ describe.each(runtimesUnderTest())('claude agent on %s', (runtime) => {
       JSON.stringify({ sessionId: '0b6f1f9e-1c1d-4a8e-9a51-000000000000', costUsd: 0 }),
     );
     if (process.getuid?.() === 0) {
-      chownSync(sessionDir(s), 1000, 1000);
-      chownSync(state, 1000, 1000);
-      chownSync(path.join(state, 'claude-session.json'), 1000, 1000);
+      chownSync(sessionDir(s), AGENT_UID, AGENT_UID);
+      chownSync(state, AGENT_UID, AGENT_UID);
+      chownSync(path.join(state, 'claude-session.json'), AGENT_UID, AGENT_UID);
     }
     model.setReply('fresh start');
     const { reply, events } = await turn(server, s.sessionId, 'hello?');

@@ -34,7 +34,7 @@ describe('secrets stay out of the logs', () => {
       BERTH_API_TOKEN: TOKEN,
       ANTHROPIC_API_KEY: MODEL_KEY,
       BERTH_LOG_LEVEL: 'trace',
-      BERTH_AGENT: 'anthropic',
+      BERTH_AGENT: 'echo',
     });
     await berth.start();
     const g = (await (

@@ -34,18 +34,17 @@ interface ModelUsage {
   costUsd: number;
 }
 
-/** Posts a message and waits until the agent replied to it or failed it. */
+// The echo agent's `!fetch` hook makes one Messages API call through the proxy with the run's placeholder.
+const CALL = (model: string) =>
+  `!fetch POST /v1/messages {"model":"${model}","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}`;
+
+/** Posts a model call from inside the container and returns what the proxy answered it (status, then body). */
 async function turn(server: TestServer, sessionId: string, text: string) {
   const msg = await post(server, sessionId, text);
-  const settled = (e: ApiEvent[]) =>
-    replies(e).some((r) => r.data.inReplyTo === msg.id) ||
-    lifecycle(e, 'agent_error').some((r) => r.data.messageId === msg.id);
+  const settled = (e: ApiEvent[]) => replies(e).some((r) => r.data.inReplyTo === msg.id);
   const events = await collectEvents(server, sessionId, settled, { timeoutMs: 60_000 });
-  const message = await json<{ status: string; error: string | null }>(
-    await server.api(`/v1/sessions/${sessionId}/messages/${msg.id}`),
-    200,
-  );
-  return { events, message };
+  const reply = replies(events).find((r) => r.data.inReplyTo === msg.id)!.data.text as string;
+  return { events, reply };
 }
 
 const usageOf = async (server: TestServer, path: string) =>
@@ -61,7 +60,7 @@ describe.each(runtimesUnderTest())('metered model access on %s', (runtime) => {
     server = await startTestServer('pglite', {
       BERTH_RUNTIME: runtime,
       BERTH_IMAGE: image,
-      BERTH_AGENT: 'anthropic',
+      BERTH_AGENT: 'echo',
       BERTH_PROJECT_ROOT: tempDir('berth-metering-project-'),
       BERTH_STOP_GRACE_MS: '1000',
       BERTH_PROXY_UPSTREAM: model.url,
@@ -78,8 +77,8 @@ describe.each(runtimesUnderTest())('metered model access on %s', (runtime) => {
     const { groupId, sessionId } = await newSession(server, {
       containerConfig: { models: { tokensPerDay: TOKENS } },
     });
-    const first = await turn(server, sessionId, 'hello');
-    expect(first.message.status).toBe('done');
+    const first = await turn(server, sessionId, CALL('claude-sonnet-4-5'));
+    expect(first.reply.split('\n')[0]).toBe('200');
     const usage = lifecycle(
       await collectEvents(server, sessionId, (e) => lifecycle(e, 'usage').length > 0),
       'usage',
@@ -107,11 +106,9 @@ describe.each(runtimesUnderTest())('metered model access on %s', (runtime) => {
 
     // The group used exactly its tokensPerDay: the proxy refuses the next call before the model sees it.
     const calls = model.requests.length;
-    const second = await turn(server, sessionId, 'again');
-    expect(second.message.status).toBe('failed');
-    expect(second.message.error).toMatch(
-      /^upstream 429: rate_limit_error: MODEL_CAP_EXCEEDED: .*tokensPerDay/,
-    );
+    const second = await turn(server, sessionId, CALL('claude-sonnet-4-5'));
+    expect(second.reply.split('\n')[0]).toBe('429');
+    expect(second.reply).toMatch(/MODEL_CAP_EXCEEDED[\s\S]*tokensPerDay/);
     expect(model.requests.length).toBe(calls);
     expect(await usageOf(server, `/v1/groups/${groupId}`)).toEqual(exact);
   });
@@ -121,11 +118,9 @@ describe.each(runtimesUnderTest())('metered model access on %s', (runtime) => {
       containerConfig: { models: { allow: ['claude-haiku-4-5*'] } },
     });
     const calls = model.requests.length;
-    const { message } = await turn(server, sessionId, 'hello');
-    expect(message.status).toBe('failed');
-    expect(message.error).toMatch(
-      /^upstream 403: permission_error: MODEL_NOT_ALLOWED: model "claude-sonnet-4-5"/,
-    );
+    const { reply } = await turn(server, sessionId, CALL('claude-sonnet-4-5'));
+    expect(reply.split('\n')[0]).toBe('403');
+    expect(reply).toMatch(/MODEL_NOT_ALLOWED[\s\S]*claude-sonnet-4-5/);
     expect(model.requests.length).toBe(calls);
     expect((await usageOf(server, `/v1/sessions/${sessionId}`)).requests).toBe(0);
   });

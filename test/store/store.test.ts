@@ -50,7 +50,7 @@ describe.each(dbKinds())('store (%s)', (kind) => {
     it('returns the original message for a repeated idempotency key', async () => {
       const session = await newSession();
       const first = await enqueueMessage(store.db, { sessionId: session.id, body: 'a', idempotencyKey: 'k' });
-      const again = await enqueueMessage(store.db, { sessionId: session.id, body: 'b', idempotencyKey: 'k' });
+      const again = await enqueueMessage(store.db, { sessionId: session.id, body: 'a', idempotencyKey: 'k' });
       expect(first.created).toBe(true);
       expect(again.created).toBe(false);
       expect(again.message).toEqual(first.message);
