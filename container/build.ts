@@ -1,10 +1,8 @@
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { execa } from 'execa';
 import { loadConfig } from '../src/config.ts';
-import { type BuildMode, type BuildRuntime, buildAgentImage } from './image/build.ts';
+import { createRuntime, findOnPath } from '../src/runtime/index.ts';
+import { type BuildMode, buildAgentImage } from './image/build.ts';
 
 const USAGE = `usage: tsx container/build.ts [--runtime podman|docker|all] [--tag berth-agent:latest] [--offline|--registry]
   --runtime   default BERTH_RUNTIME (auto: podman, then docker, from PATH)
@@ -12,28 +10,25 @@ const USAGE = `usage: tsx container/build.ts [--runtime podman|docker|all] [--ta
   --offline   Debian from debootstrap (cached) + this machine's node (no registry needed)
   --registry  FROM node:22-bookworm-slim (default when that image is present locally)`;
 
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      accessSync(path.join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
+type Builder = 'podman' | 'docker';
 
-function runtimes(wanted: string): BuildRuntime[] {
-  const known: BuildRuntime[] = ['podman', 'docker'];
-  const present = known.filter(onPath);
+/** The runtimes to build for, with the binary found on PATH for each. */
+async function runtimes(wanted: string, searchPath: string): Promise<{ name: Builder; binary: string }[]> {
+  const known: Builder[] = ['podman', 'docker'];
+  const present: { name: Builder; binary: string }[] = [];
+  for (const name of known) {
+    const binary = await findOnPath(name, searchPath);
+    if (binary) present.push({ name, binary });
+  }
   if (wanted === 'all' || wanted === 'auto') {
     if (present.length === 0) throw new Error('no container runtime on PATH: install podman or docker');
-    return wanted === 'all' ? present : [present[0]!];
+    return wanted === 'all' ? present : present.slice(0, 1);
   }
-  if (!known.includes(wanted as BuildRuntime))
+  if (!known.includes(wanted as Builder))
     throw new Error(`--runtime must be podman, docker or all (got "${wanted}"); see container/README.md`);
-  if (!present.includes(wanted as BuildRuntime)) throw new Error(`${wanted} is not on PATH`);
-  return [wanted as BuildRuntime];
+  const found = present.filter((p) => p.name === wanted);
+  if (found.length === 0) throw new Error(`${wanted} is not on PATH`);
+  return found;
 }
 
 async function main(): Promise<void> {
@@ -53,7 +48,8 @@ async function main(): Promise<void> {
   if (values.offline && values.registry) throw new Error('choose one of --offline and --registry');
   const config = loadConfig();
   const mode: BuildMode | undefined = values.offline ? 'offline' : values.registry ? 'registry' : undefined;
-  for (const runtime of runtimes(values.runtime ?? config.runtime)) {
+  for (const { name, binary } of await runtimes(values.runtime ?? config.runtime, config.searchPath)) {
+    const runtime = createRuntime(name, { binary, env: config.cliEnv });
     const started = Date.now();
     const result = await buildAgentImage({
       runtime,
@@ -61,12 +57,10 @@ async function main(): Promise<void> {
       mode,
       log: (line) => console.error(line),
     });
-    const size = await execa(runtime, ['image', 'inspect', '--format', '{{.Size}}', result.tag], {
-      reject: false,
-    });
-    const mb = Math.round(Number(size.stdout.trim()) / 1e6);
+    const size = await runtime.imageSize(result.tag);
+    const mb = size === undefined ? '?' : Math.round(size / 1e6);
     console.log(
-      `${runtime}\t${result.tag}\t${result.mode}\t${result.built ? 'built' : 'unchanged'}\t${mb} MB\t${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `${name}\t${result.tag}\t${result.mode}\t${result.built ? 'built' : 'unchanged'}\t${mb} MB\t${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
   }
 }

@@ -16,17 +16,17 @@ import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { execa } from 'execa';
+import { type ContainerRuntime, RuntimeCommandError, type RuntimeName } from '../../src/runtime/index.ts';
 import { debianRootfs } from './debian.ts';
 import { type Entry, entriesHash } from './hash.ts';
 
 const requireHere = createRequire(import.meta.url);
 
-export type BuildRuntime = 'podman' | 'docker';
 export type BuildMode = 'offline' | 'registry';
 
 export interface BuildOptions {
-  runtime: BuildRuntime;
+  /** From createRuntime/detectRuntime: every engine command goes through it. */
+  runtime: ContainerRuntime;
   tag: string;
   /** Unset: `registry` when REGISTRY_BASE is present locally, else `offline`. */
   mode?: BuildMode;
@@ -34,7 +34,7 @@ export interface BuildOptions {
 }
 
 export interface BuildResult {
-  runtime: BuildRuntime;
+  runtime: RuntimeName;
   tag: string;
   mode: BuildMode;
   hash: string;
@@ -94,38 +94,28 @@ export async function bundleRunner(outDir: string): Promise<void> {
   for (const file of result.outputFiles) await writeIfChanged(file.path, file.contents);
 }
 
-async function runtimeCommand(runtime: BuildRuntime, args: string[]): Promise<string> {
-  const env = runtime === 'docker' ? { DOCKER_BUILDKIT: '0' } : {};
-  const res = await execa(runtime, args, { env, reject: false, all: true, stdin: 'ignore' });
-  if (res.exitCode !== 0)
-    throw new ImageBuildError(
-      `${runtime} ${args.slice(0, 2).join(' ')} failed (exit ${res.exitCode}):\n${res.all}`,
-    );
-  return res.stdout;
-}
-
 async function inspect(
-  runtime: BuildRuntime,
+  runtime: ContainerRuntime,
   ref: string,
 ): Promise<{ id: string; labels: Record<string, string> }> {
-  const res = await execa(runtime, ['image', 'inspect', '--format', '{{.Id}} {{json .Config.Labels}}', ref], {
-    reject: false,
-    stdin: 'ignore',
-  });
-  if (res.exitCode !== 0) return { id: '', labels: {} };
-  const [id = '', json = 'null'] = res.stdout.trim().split(/ (.*)/s);
-  return { id, labels: (JSON.parse(json) as Record<string, string> | null) ?? {} };
+  const id = await runtime.imageId(ref);
+  if (!id) return { id: '', labels: {} };
+  return { id, labels: (await runtime.imageLabels(ref)) ?? {} };
 }
 
-export async function defaultMode(runtime: BuildRuntime): Promise<BuildMode> {
-  return (await inspect(runtime, REGISTRY_BASE)).id ? 'registry' : 'offline';
+/** docker prints ids with `sha256:`, podman without. */
+const bareId = (id: string) => id.replace(/^sha256:/, '');
+
+export async function defaultMode(runtime: ContainerRuntime): Promise<BuildMode> {
+  return (await runtime.imageId(REGISTRY_BASE)) ? 'registry' : 'offline';
 }
 
 interface Context {
   dir: string;
+  containerfile: string;
   hash: string;
-  labels: string[];
-  buildArgs: string[];
+  labels: Record<string, string>;
+  buildArgs: Record<string, string>;
 }
 
 /** The Claude Code native binary from the SDK's platform package (glibc x64: the image is Debian). */
@@ -173,7 +163,7 @@ async function agentFiles(dir: string, runnerDir: string, withNode: boolean): Pr
 
 /** Offline context: a Debian base imported from the cached debootstrap rootfs, plus the agent files. */
 async function offlineContext(
-  runtime: BuildRuntime,
+  runtime: ContainerRuntime,
   runnerDir: string,
   log: (line: string) => void,
 ): Promise<Context> {
@@ -182,9 +172,9 @@ async function offlineContext(
   const containerfile = await readFile(path.join(containerDir, 'Containerfile.offline'), 'utf8');
   const debian = await debianRootfs(log);
   const base = `${DEBIAN_BASE_REPO}:${debian.hash.slice(0, 16)}`;
-  if (!(await inspect(runtime, base)).id) {
-    log(`${runtime}: importing ${base} from ${debian.tar}`);
-    await runtimeCommand(runtime, ['import', debian.tar, base]);
+  if (!(await runtime.imageId(base))) {
+    log(`${runtime.name}: importing ${base} from ${debian.tar}`);
+    await runtime.importImage(debian.tar, base);
   }
   const entries = await agentFiles(dir, runnerDir, true);
   const hash = await entriesHash(
@@ -192,20 +182,24 @@ async function offlineContext(
     path.join(BUILD_DIR, 'hash-cache.json'),
     containerfile + debian.hash,
   );
-  await writeIfChanged(path.join(dir, 'Containerfile'), containerfile);
-  return { dir, hash, labels: [`berth.agent.node=${process.version}`], buildArgs: [`BASE=${base}`] };
+  return {
+    dir,
+    containerfile,
+    hash,
+    labels: { 'berth.agent.node': process.version },
+    buildArgs: { BASE: base },
+  };
 }
 
 /** Registry context: the user-facing Containerfile on top of REGISTRY_BASE, plus the agent files. */
-async function registryContext(runtime: BuildRuntime, runnerDir: string): Promise<Context> {
+async function registryContext(runtime: ContainerRuntime, runnerDir: string): Promise<Context> {
   const dir = path.join(BUILD_DIR, 'registry');
   await mkdir(dir, { recursive: true });
   const containerfile = await readFile(path.join(containerDir, 'Containerfile'), 'utf8');
-  await writeIfChanged(path.join(dir, 'Containerfile'), containerfile);
   const entries = await agentFiles(dir, runnerDir, false);
-  const base = (await inspect(runtime, REGISTRY_BASE)).id;
+  const base = (await runtime.imageId(REGISTRY_BASE)) ?? '';
   const hash = await entriesHash(entries, path.join(BUILD_DIR, 'hash-cache.json'), containerfile + base);
-  return { dir, hash, labels: [], buildArgs: [] };
+  return { dir, containerfile, hash, labels: {}, buildArgs: {} };
 }
 
 /** Builds (or keeps) the agent image; skips the build when the tag already carries the inputs' hash. */
@@ -226,34 +220,47 @@ export async function buildAgentImage(options: BuildOptions): Promise<BuildResul
       ? await offlineContext(runtime, runnerDir, log)
       : await registryContext(runtime, runnerDir);
   const before = await inspect(runtime, tag);
+  const done = (built: boolean) => ({ runtime: runtime.name, tag, mode, hash: ctx.hash, built });
   if (before.labels[HASH_LABEL] === ctx.hash) {
-    log(`${runtime}: ${tag} is up to date (${mode}, ${ctx.hash.slice(0, 12)})`);
-    return { runtime, tag, mode, hash: ctx.hash, built: false };
+    log(`${runtime.name}: ${tag} is up to date (${mode}, ${ctx.hash.slice(0, 12)})`);
+    return done(false);
   }
   // The same inputs built under another tag (CI builds `latest`, then the tests' tag): tag that image.
-  const twin = (
-    await runtimeCommand(runtime, ['images', '-q', '--filter', `label=${HASH_LABEL}=${ctx.hash}`])
-  )
-    .split('\n')
-    .find(Boolean);
+  const [twin] = await runtime.imagesWithLabel(HASH_LABEL, ctx.hash);
   if (twin) {
-    await runtimeCommand(runtime, ['tag', twin, tag]);
-    if (before.id && !before.id.includes(twin))
-      await execa(runtime, ['rmi', before.id], { reject: false, stdin: 'ignore' });
-    log(`${runtime}: tagged ${tag} from an identical image (${ctx.hash.slice(0, 12)})`);
-    return { runtime, tag, mode, hash: ctx.hash, built: false };
+    await runtime.tagImage(twin, tag);
+    if (before.id && bareId(before.id) !== bareId(twin)) await dropReplaced(runtime, before.id, log);
+    log(`${runtime.name}: tagged ${tag} from an identical image (${ctx.hash.slice(0, 12)})`);
+    return done(false);
   }
-  log(`${runtime}: building ${tag} (${mode}, ${ctx.hash.slice(0, 12)})`);
-  const labels = [`${HASH_LABEL}=${ctx.hash}`, `berth.agent.build=${mode}`, ...ctx.labels];
-  const args = ['build', '-f', path.join(ctx.dir, 'Containerfile'), '-t', tag];
-  for (const label of labels) args.push('--label', label);
-  for (const arg of ctx.buildArgs) args.push('--build-arg', arg);
-  if (runtime === 'podman' && mode === 'offline') args.push('--pull=never');
-  await runtimeCommand(runtime, [...args, ctx.dir]);
-  const after = await inspect(runtime, tag);
-  // The replaced image would linger untagged; removal fails harmlessly while other tags or containers use it.
-  if (before.id && before.id !== after.id)
-    await execa(runtime, ['rmi', before.id], { reject: false, stdin: 'ignore' });
-  log(`${runtime}: built ${tag}`);
-  return { runtime, tag, mode, hash: ctx.hash, built: true };
+  log(`${runtime.name}: building ${tag} (${mode}, ${ctx.hash.slice(0, 12)})`);
+  const build = runtime.build({
+    tag,
+    containerfile: ctx.containerfile,
+    contextDir: ctx.dir,
+    labels: { [HASH_LABEL]: ctx.hash, 'berth.agent.build': mode, ...ctx.labels },
+    buildArgs: ctx.buildArgs,
+    // The offline base is local by construction; a registry build may fetch its FROM image.
+    pullMissing: mode === 'registry',
+  });
+  const after = await build.done.catch((err: Error) => {
+    const output = err instanceof RuntimeCommandError ? `\n${err.stderrTail}` : '';
+    throw new ImageBuildError(`${runtime.name} build failed: ${err.message}${output}`);
+  });
+  if (before.id && before.id !== after.imageId) await dropReplaced(runtime, before.id, log);
+  log(`${runtime.name}: built ${tag}`);
+  return done(true);
+}
+
+/** The replaced image would linger untagged; removal fails harmlessly while other tags or containers use it. */
+async function dropReplaced(
+  runtime: ContainerRuntime,
+  id: string,
+  log: (line: string) => void,
+): Promise<void> {
+  await runtime
+    .removeImage(id)
+    .catch((err: Error) =>
+      log(`${runtime.name}: kept the replaced image ${id.slice(0, 19)}: ${err.message}`),
+    );
 }

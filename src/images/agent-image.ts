@@ -41,7 +41,7 @@ export class AgentImageBuild {
     const { buildAgentImage } = await import('../../container/image/build.ts');
     const started = Date.now();
     this.#pending = buildAgentImage({
-      runtime: runtime.name as 'podman' | 'docker',
+      runtime,
       tag,
       log: (line) => {
         this.#last = line;

@@ -104,6 +104,14 @@ export const apple: Dialect = {
   buildArgs: buildArgsWith(),
   buildEnv: {},
   removeImageArgs: (tag) => ['image', 'delete', tag],
+  // `image load` takes OCI archives only; a root filesystem tarball has no way in.
+  importArgs: undefined,
+  tagArgs: (source, target) => ['image', 'tag', source, target],
+  // `image list` reports no labels.
+  imagesWithLabelArgs: undefined,
+  parseImageIds: () => [],
+  imageSizeArgs: undefined,
+  parseImageSize: () => undefined,
   versionArgs: ['--version'],
   parseVersion: (stdout) => stdout.trim(),
   gatewayArgs: undefined,

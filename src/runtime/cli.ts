@@ -3,16 +3,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
+import { spawnBuild } from './build.ts';
 import { FALLBACK_PATH } from './detect.ts';
 import type { Dialect } from './dialect.ts';
 import { envFileText } from './env.ts';
-import { RuntimeCommandError, RuntimeMissingError, tail } from './errors.ts';
+import { RuntimeCommandError, RuntimeError, RuntimeMissingError, tail } from './errors.ts';
 import { gatewayOf } from './gateway.ts';
 import { installHint } from './hints.ts';
-import { LineQueue, onLines } from './lines.ts';
 import { missingState } from './parse.ts';
 import type {
-  BuildLine,
   BuildOptions,
   BuildProcess,
   CliExit,
@@ -23,7 +22,13 @@ import type {
   RunSpec,
   RuntimeName,
 } from './types.ts';
-import { assertContainerName, assertImageRef, assertLabels } from './validate.ts';
+import {
+  assertBuildArgs,
+  assertContainerName,
+  assertHostFile,
+  assertImageRef,
+  assertLabels,
+} from './validate.ts';
 
 export interface CliRuntimeOptions {
   binary?: string;
@@ -182,6 +187,38 @@ export class CliRuntime implements ContainerRuntime {
     throw r.fail();
   }
 
+  async importImage(tarPath: string, tag: string): Promise<void> {
+    assertHostFile('image archive', tarPath);
+    assertImageRef(tag);
+    if (!this.dialect.importArgs) throw this.unsupported('import a root filesystem tarball');
+    const r = await this.exec(this.dialect.importArgs(tarPath, tag), 10 * 60_000);
+    if (!r.ok) throw r.fail();
+  }
+
+  async tagImage(source: string, target: string): Promise<void> {
+    assertImageRef(source);
+    assertImageRef(target);
+    const r = await this.exec(this.dialect.tagArgs(source, target));
+    if (!r.ok) throw r.fail();
+  }
+
+  async imagesWithLabel(name: string, value: string): Promise<string[]> {
+    assertLabels({ [name]: value });
+    if (!this.dialect.imagesWithLabelArgs) throw this.unsupported('list images by label');
+    const r = await this.exec(this.dialect.imagesWithLabelArgs(name, value));
+    if (!r.ok) throw r.fail();
+    return this.dialect.parseImageIds(r.stdout);
+  }
+
+  async imageSize(tag: string): Promise<number | undefined> {
+    assertImageRef(tag);
+    if (!this.dialect.imageSizeArgs) return undefined;
+    const r = await this.exec(this.dialect.imageSizeArgs(tag));
+    if (r.ok) return this.dialect.parseImageSize(r.stdout);
+    if (this.dialect.isNotFound(r.stderr)) return undefined;
+    throw r.fail();
+  }
+
   async bridgeGateway(): Promise<string | undefined> {
     if (!this.dialect.gatewayArgs) return undefined;
     const r = await this.exec(this.dialect.gatewayArgs);
@@ -189,8 +226,7 @@ export class CliRuntime implements ContainerRuntime {
       if (this.dialect.isNotFound(r.stderr)) return undefined;
       throw r.fail();
     }
-    const info = this.dialect.parseGateway(r.stdout);
-    return gatewayOf(info);
+    return gatewayOf(this.dialect.parseGateway(r.stdout));
   }
 
   async version(): Promise<string> {
@@ -203,62 +239,26 @@ export class CliRuntime implements ContainerRuntime {
     assertImageRef(opts.tag);
     const labels = opts.labels ?? {};
     assertLabels(labels);
-    // A private temp dir outside the project: nothing lands in the build context or the repo.
-    const dir = mkdtempSync(path.join(tmpdir(), 'berth-build-'));
-    const file = path.join(dir, 'Containerfile');
-    writeFileSync(file, opts.containerfile, { mode: 0o600 });
-    const args = this.dialect.buildArgs({
-      tag: opts.tag,
-      file,
-      contextDir: path.resolve(opts.contextDir),
-      labels,
+    assertBuildArgs(opts.buildArgs ?? {});
+    const contextDir = path.resolve(opts.contextDir);
+    return spawnBuild({
+      binary: this.binary,
+      containerfile: opts.containerfile,
+      args: (file) => this.dialect.buildArgs({ ...opts, file, contextDir, labels }),
+      options: this.envOption(this.dialect.buildEnv),
+      signal: opts.signal,
+      missing: () => this.missing(),
+      imageId: () => this.imageId(opts.tag),
     });
-    const subprocess = execa(this.binary, args, {
-      ...this.envOption(this.dialect.buildEnv),
-      reject: false,
-      buffer: false,
-      stdin: 'ignore',
-      // Canceling podman 4.3 leaves its buildah working container (podman ps --external) behind.
-      ...(opts.signal ? { cancelSignal: opts.signal, forceKillAfterDelay: 5000 } : {}),
-    });
-    const queue = new LineQueue<BuildLine>();
-    const recent: string[] = [];
-    const emit = (stream: BuildLine['stream']) => (line: string) => {
-      queue.push({ stream, line });
-      recent.push(line);
-      if (recent.length > 60) recent.shift();
-    };
-    const drained = Promise.all([
-      onLines(subprocess.stdout, emit('stdout')),
-      onLines(subprocess.stderr, emit('stderr')),
-    ]);
-    const done = (async () => {
-      const [result] = await Promise.all([subprocess, drained]);
-      rmSync(dir, { recursive: true, force: true });
-      queue.end();
-      if (result.failed) {
-        if (result.code === 'ENOENT') throw this.missing();
-        throw new RuntimeCommandError({
-          binary: this.binary,
-          args,
-          exitCode: result.exitCode ?? null,
-          signal: result.signal ?? null,
-          timedOut: result.timedOut,
-          canceled: result.isCanceled,
-          stderrTail: tail(recent.join('\n')),
-          stdoutTail: '',
-        });
-      }
-      return { imageId: await this.imageId(opts.tag) };
-    })();
-    // Callers that only iterate lines must not crash the process with an unhandled rejection.
-    done.catch(() => {});
-    return { done, [Symbol.asyncIterator]: () => queue[Symbol.asyncIterator]() };
   }
 
   /** Environment and working directory shared by every CLI call. */
   private envOption(extra: Record<string, string>) {
-    return { env: { ...this.baseEnv, ...extra }, extendEnv: false, cwd: this.cwd };
+    return { env: { ...this.baseEnv, ...extra }, extendEnv: false as const, cwd: this.cwd };
+  }
+
+  private unsupported(what: string): RuntimeError {
+    return new RuntimeError('RUNTIME_UNAVAILABLE', `${this.binary} cannot ${what}; use podman or docker`);
   }
 
   private missing(): RuntimeMissingError {

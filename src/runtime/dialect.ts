@@ -27,18 +27,28 @@ export interface BuildArgsOptions {
   file: string;
   contextDir: string;
   labels: Record<string, string>;
+  buildArgs?: Record<string, string>;
+  pullMissing?: boolean;
+}
+
+/** `--build-arg NAME=value` pairs in a stable order. */
+export function buildArgArgs(args: Record<string, string> = {}): string[] {
+  return Object.keys(args)
+    .sort()
+    .flatMap((key) => ['--build-arg', `${key}=${args[key]}`]);
 }
 
 /** `build [flags] -t TAG -f FILE --label … CONTEXT`: the shape all three CLIs share. */
-export function buildArgsWith(flags: string[] = []): (opts: BuildArgsOptions) => string[] {
-  return ({ tag, file, contextDir, labels }) => [
+export function buildArgsWith(noPullFlags: string[] = []): (opts: BuildArgsOptions) => string[] {
+  return ({ tag, file, contextDir, labels, buildArgs, pullMissing }) => [
     'build',
-    ...flags,
+    ...(pullMissing ? [] : noPullFlags),
     '-t',
     tag,
     '-f',
     file,
     ...labelArgs(labels),
+    ...buildArgArgs(buildArgs),
     contextDir,
   ];
 }
@@ -65,6 +75,15 @@ export interface Dialect {
   buildArgs(opts: BuildArgsOptions): string[];
   readonly buildEnv: Record<string, string>;
   removeImageArgs(tag: string): string[];
+  /** undefined: the CLI cannot import a root filesystem tarball. */
+  readonly importArgs: ((tarPath: string, tag: string) => string[]) | undefined;
+  tagArgs(source: string, target: string): string[];
+  /** undefined: the CLI cannot list images by label. */
+  readonly imagesWithLabelArgs: ((name: string, value: string) => string[]) | undefined;
+  parseImageIds(stdout: string): string[];
+  /** undefined: the CLI does not report image sizes. */
+  readonly imageSizeArgs: ((tag: string) => string[]) | undefined;
+  parseImageSize(stdout: string): number | undefined;
   readonly versionArgs: string[];
   parseVersion(stdout: string): string;
   /** undefined: the runtime has no bridge gateway to bind to (Apple's VMs reach the host differently). */

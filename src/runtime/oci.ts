@@ -83,6 +83,29 @@ const ociCommon = {
   parseImageLabels: (stdout: string) =>
     Object.fromEntries(Object.entries(record(parseJson(stdout))).map(([k, v]) => [k, str(v)])),
   removeImageArgs: (tag: string) => ['image', 'rm', tag],
+  importArgs: (tarPath: string, tag: string) => ['import', tarPath, tag],
+  tagArgs: (source: string, target: string) => ['tag', source, target],
+  imagesWithLabelArgs: (name: string, value: string) => [
+    'images',
+    '-q',
+    '--no-trunc',
+    '--filter',
+    `label=${name}=${value}`,
+  ],
+  // One id per tag: an image with two tags is listed twice.
+  parseImageIds: (stdout: string) => [
+    ...new Set(
+      stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
+  ],
+  imageSizeArgs: (tag: string) => ['image', 'inspect', '--format', '{{.Size}}', tag],
+  parseImageSize: (stdout: string) => {
+    const size = Number(stdout.trim());
+    return stdout.trim() !== '' && Number.isFinite(size) ? size : undefined;
+  },
   isNotFound: (stderr: string) => NOT_FOUND.test(stderr),
   isNotRunning: (stderr: string) =>
     /is not running|can only kill running|state improper|not running/i.test(stderr),

@@ -80,6 +80,10 @@ export interface BuildOptions {
   containerfile: string;
   contextDir: string;
   labels?: Record<string, string>;
+  /** `--build-arg NAME=value` pairs for the Containerfile's ARG lines. */
+  buildArgs?: Record<string, string>;
+  /** Fetch a FROM image that is missing locally; default false (podman gets --pull=never). */
+  pullMissing?: boolean;
   signal?: AbortSignal;
 }
 
@@ -109,6 +113,14 @@ export interface ContainerRuntime {
   imageLabels(tag: string): Promise<Record<string, string> | undefined>;
   build(opts: BuildOptions): BuildProcess;
   removeImage(tag: string): Promise<void>;
+  /** Imports a root filesystem tarball (absolute path) as image `tag`. */
+  importImage(tarPath: string, tag: string): Promise<void>;
+  /** Gives the image `source` (a reference or id) the extra tag `target`. */
+  tagImage(source: string, target: string): Promise<void>;
+  /** Ids of the local images carrying label `name=value`, without duplicates. */
+  imagesWithLabel(name: string, value: string): Promise<string[]>;
+  /** Size in bytes; undefined when the image does not exist or the runtime does not report it. */
+  imageSize(tag: string): Promise<number | undefined>;
   bridgeGateway(): Promise<string | undefined>;
   version(): Promise<string>;
 }

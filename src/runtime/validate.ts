@@ -69,6 +69,20 @@ function assertPath(what: string, p: string, allowColon: boolean): void {
     fail(`${what} must be a normalised path without "..": ${JSON.stringify(p)}`);
 }
 
+/** A host file the CLI reads (e.g. a tarball to import): absolute, normalised, no control characters. */
+export function assertHostFile(what: string, p: string): void {
+  assertPath(what, p, true);
+}
+
+export function assertBuildArgs(args: Record<string, string>): void {
+  for (const [key, value] of Object.entries(args)) {
+    if (!ENV_KEY.test(key))
+      fail(`build argument name must match ${ENV_KEY.source}, got ${JSON.stringify(key)}`);
+    if (typeof value !== 'string' || CONTROL.test(value))
+      fail(`build argument ${key} must be a string without control characters`);
+  }
+}
+
 function assertMount(mount: MountSpec): void {
   assertPath('mount host path', mount.hostPath, true);
   assertPath('mount container path', mount.containerPath, false);

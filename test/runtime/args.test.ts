@@ -315,6 +315,87 @@ describe('other command arguments', () => {
   });
 });
 
+describe('image command arguments', () => {
+  it('passes build arguments in name order; podman pulls a missing base only when asked', () => {
+    const opts = {
+      tag: 't:1',
+      file: '/tmp/x/Containerfile',
+      contextDir: '/ctx',
+      labels: {},
+      buildArgs: { ZED: 'z', BASE: 'berth-debian:abc' },
+    };
+    for (const dialect of [docker, podman, apple])
+      expect(valuesOf(dialect.buildArgs(opts), '--build-arg')).toEqual(['BASE=berth-debian:abc', 'ZED=z']);
+    expect(podman.buildArgs(opts).at(-1)).toBe('/ctx');
+    expect(podman.buildArgs({ ...opts, pullMissing: true })).not.toContain('--pull=never');
+    expect(docker.buildArgs({ ...opts, pullMissing: true })).toEqual(docker.buildArgs(opts));
+  });
+
+  it('imports, tags, lists by label and sizes images on docker and podman', () => {
+    for (const dialect of [docker, podman]) {
+      expect(dialect.importArgs?.('/cache/rootfs.tar', 'berth-debian:abc')).toEqual([
+        'import',
+        '/cache/rootfs.tar',
+        'berth-debian:abc',
+      ]);
+      expect(dialect.tagArgs('sha256:ab12', 'berth-agent:t')).toEqual([
+        'tag',
+        'sha256:ab12',
+        'berth-agent:t',
+      ]);
+      expect(dialect.imagesWithLabelArgs?.('berth.agent.hash', 'h1')).toEqual([
+        'images',
+        '-q',
+        '--no-trunc',
+        '--filter',
+        'label=berth.agent.hash=h1',
+      ]);
+      expect(dialect.parseImageIds('sha256:a\nsha256:b\nsha256:a\n')).toEqual(['sha256:a', 'sha256:b']);
+      expect(dialect.imageSizeArgs?.('berth-agent:t')).toEqual([
+        'image',
+        'inspect',
+        '--format',
+        '{{.Size}}',
+        'berth-agent:t',
+      ]);
+      expect(dialect.parseImageSize('731234567\n')).toBe(731_234_567);
+      expect(dialect.parseImageSize('')).toBeUndefined();
+    }
+    expect(apple.tagArgs('a:1', 'b:2')).toEqual(['image', 'tag', 'a:1', 'b:2']);
+  });
+
+  it("answers with a clear error where Apple's CLI has no equivalent", async () => {
+    const rt = createRuntime('container', { binary: '/nonexistent/container' });
+    await expect(rt.importImage('/cache/rootfs.tar', 'berth-debian:abc')).rejects.toMatchObject({
+      code: 'RUNTIME_UNAVAILABLE',
+      message: expect.stringContaining('cannot import a root filesystem tarball'),
+    });
+    await expect(rt.imagesWithLabel('berth.agent.hash', 'h1')).rejects.toMatchObject({
+      code: 'RUNTIME_UNAVAILABLE',
+    });
+    expect(await rt.imageSize('berth-agent:t')).toBeUndefined();
+  });
+
+  it('validates references, archive paths, labels and build arguments before running anything', async () => {
+    const rt = createRuntime('podman', { binary: '/nonexistent/podman' });
+    await expect(rt.importImage('rootfs.tar', 'berth-debian:abc')).rejects.toBeInstanceOf(
+      InvalidRunSpecError,
+    );
+    await expect(rt.importImage('/cache/../etc/x.tar', 'berth-debian:abc')).rejects.toBeInstanceOf(
+      InvalidRunSpecError,
+    );
+    await expect(rt.importImage('/cache/rootfs.tar', '--help')).rejects.toBeInstanceOf(InvalidRunSpecError);
+    await expect(rt.tagImage('a:1', 'Bad Tag')).rejects.toBeInstanceOf(InvalidRunSpecError);
+    await expect(rt.tagImage('-q', 'b:1')).rejects.toBeInstanceOf(InvalidRunSpecError);
+    await expect(rt.imagesWithLabel('berth.agent.hash', 'a,b')).rejects.toBeInstanceOf(InvalidRunSpecError);
+    await expect(rt.imageSize('x y')).rejects.toBeInstanceOf(InvalidRunSpecError);
+    const build = (buildArgs: Record<string, string>) => () =>
+      rt.build({ tag: 't:1', containerfile: 'FROM scratch', contextDir: '/ctx', buildArgs });
+    expect(build({ 'BAD-NAME': 'x' })).toThrow(InvalidRunSpecError);
+    expect(build({ BASE: 'a\nb' })).toThrow(InvalidRunSpecError);
+  });
+});
+
 describe('output normalisation', () => {
   it('reads docker ps lines with labels as one string', () => {
     const out = [

@@ -4,6 +4,8 @@ import path from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildAgentImage } from '../../container/image/build.ts';
+import { cliEnv } from '../../src/config/cli-env.ts';
+import { createRuntime } from '../../src/runtime/index.ts';
 import type { TestRuntime } from './runtimes.ts';
 
 // TEST_AGENT_IMAGE lets a branch that changes the image test it without retagging the shared one.
@@ -74,7 +76,9 @@ const builds = new Map<TestRuntime, Promise<string>>();
 export function ensureAgentImage(runtime: TestRuntime): Promise<string> {
   let pending = builds.get(runtime);
   if (!pending) {
-    pending = withLock(() => buildAgentImage({ runtime, tag: TEST_IMAGE, mode: 'offline' })).then(
+    // The tests' own environment reaches the CLI, as the service's configured one would.
+    const rt = createRuntime(runtime, { env: cliEnv(process.env, process.env.PATH ?? '') });
+    pending = withLock(() => buildAgentImage({ runtime: rt, tag: TEST_IMAGE, mode: 'offline' })).then(
       (r) => r.tag,
     );
     pending.catch(() => builds.delete(runtime));
