@@ -8,7 +8,7 @@ import { tempDir } from '../support/db.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { collectEvents, lifecycle, newSession, post, replies } from '../support/sessions.ts';
+import { ask, collectEvents, lifecycle, newSession, post } from '../support/sessions.ts';
 
 const REAL_KEY = 'sk-ant-real-key-of-the-host';
 const HOST_TOKEN = 'berth-api-token-of-the-host';
@@ -29,19 +29,6 @@ function recordingRuntime(runtime: string): { bin: string; dumps: string } {
   );
   chmodSync(script, 0o755);
   return { bin, dumps };
-}
-
-async function ask(server: TestServer, sessionId: string, text: string): Promise<string> {
-  const msg = await post(server, sessionId, text);
-  const events = await collectEvents(
-    server,
-    sessionId,
-    (e) => replies(e).some((r) => r.data.inReplyTo === msg.id),
-    {
-      kinds: 'output',
-    },
-  );
-  return String(replies(events).find((r) => r.data.inReplyTo === msg.id)!.data.text);
 }
 
 describe.each(runtimesUnderTest())('group env reaches the container only, on %s', (runtime) => {

@@ -7,23 +7,9 @@ import { type FakeModel, startFakeModel } from '../support/fake-model.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { collectEvents, lifecycle, newSession, post, replies, until } from '../support/sessions.ts';
+import { ask, collectEvents, lifecycle, newSession, until } from '../support/sessions.ts';
 
 const REAL_KEY = 'sk-ant-real-key-never-in-a-container';
-
-/** Sends one message and returns the agent's reply text. */
-async function ask(server: TestServer, sessionId: string, text: string): Promise<string> {
-  const msg = await post(server, sessionId, text);
-  const events = await collectEvents(
-    server,
-    sessionId,
-    (e) => replies(e).some((r) => r.data.inReplyTo === msg.id),
-    {
-      kinds: 'output',
-    },
-  );
-  return String(replies(events).find((r) => r.data.inReplyTo === msg.id)!.data.text);
-}
 
 describe.each(runtimesUnderTest())('what an agent can reach on %s', (runtime) => {
   let server: TestServer;

@@ -9,7 +9,7 @@ import { type FakeModel, startFakeModel } from '../support/fake-model.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { type ApiEvent, collectEvents, lifecycle, newSession, post, replies } from '../support/sessions.ts';
+import { type ApiEvent, ask, collectEvents, lifecycle, newSession } from '../support/sessions.ts';
 
 const REAL_KEY = 'sk-ant-real-key-for-network-tests';
 const MESSAGE = '!fetch POST /v1/messages {"model":"m","max_tokens":8,"messages":[]}';
@@ -43,19 +43,6 @@ async function pongServer(): Promise<{ port: number; close(): void }> {
   const server = net.createServer((s) => s.once('data', (d) => s.end(`pong ${String(d).trim()}\n`)));
   await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
   return { port: (server.address() as AddressInfo).port, close: () => server.close() };
-}
-
-async function ask(server: TestServer, sessionId: string, text: string): Promise<string> {
-  const msg = await post(server, sessionId, text);
-  const events = await collectEvents(
-    server,
-    sessionId,
-    (e) => replies(e).some((r) => r.data.inReplyTo === msg.id),
-    {
-      kinds: 'output',
-    },
-  );
-  return String(replies(events).find((r) => r.data.inReplyTo === msg.id)!.data.text);
 }
 
 describe.each(runtimesUnderTest())('network policies on %s', (runtime) => {

@@ -5,20 +5,7 @@ import { tempDir } from '../support/db.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { collectEvents, newSession, post, replies } from '../support/sessions.ts';
-
-async function ask(server: TestServer, sessionId: string, text: string): Promise<string> {
-  const msg = await post(server, sessionId, text);
-  const events = await collectEvents(
-    server,
-    sessionId,
-    (e) => replies(e).some((r) => r.data.inReplyTo === msg.id),
-    {
-      kinds: 'output',
-    },
-  );
-  return String(replies(events).find((r) => r.data.inReplyTo === msg.id)!.data.text);
-}
+import { ask, newSession } from '../support/sessions.ts';
 
 const SECRETS: Record<string, string> = {
   'sub/.env': 'SECRET=nested-env',

@@ -82,3 +82,17 @@ export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 
     await sleep(100);
   }
 }
+
+/** Sends one message and returns the agent's reply text. */
+export async function ask(server: TestServer, sessionId: string, text: string): Promise<string> {
+  const msg = await post(server, sessionId, text);
+  const events = await collectEvents(
+    server,
+    sessionId,
+    (e) => replies(e).some((r) => r.data.inReplyTo === msg.id),
+    {
+      kinds: 'output',
+    },
+  );
+  return String(replies(events).find((r) => r.data.inReplyTo === msg.id)!.data.text);
+}
