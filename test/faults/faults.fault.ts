@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,17 +32,21 @@ async function scenario(
     sessionId: string;
     containerName: () => Promise<string>;
   }) => Promise<BerthProcess | undefined>,
-  opts: { env?: Record<string, string> } = {},
+  opts: { env?: Record<string, string>; dataDir?: string } = {},
 ): Promise<Outcome> {
   const image = await ensureAgentImage(runtime);
   const url = await createDatabase(cluster.url, 'fault');
-  const berth = new BerthProcess(await freePort(), {
-    DATABASE_URL: url,
-    BERTH_RUNTIME: runtime,
-    BERTH_IMAGE: image,
-    BERTH_DB_TIMEOUT_MS: '2000',
-    ...opts.env,
-  });
+  const berth = new BerthProcess(
+    await freePort(),
+    {
+      DATABASE_URL: url,
+      BERTH_RUNTIME: runtime,
+      BERTH_IMAGE: image,
+      BERTH_DB_TIMEOUT_MS: '2000',
+      ...opts.env,
+    },
+    opts.dataDir,
+  );
   await berth.start();
   try {
     const g = (await (
@@ -161,6 +167,34 @@ describe.runIf(pgBin() && runtimes.length > 0)('fault injection: nothing accepte
       });
     });
   }
+
+  it('data dir on a full file system, then space returns', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'berth-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', dir]);
+    try {
+      await scenario(
+        'full disk',
+        cluster,
+        runtime,
+        async () => {
+          const filler = path.join(dir, 'filler');
+          try {
+            execFileSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=1M'], { stdio: 'pipe' });
+          } catch {
+            // dd stops with ENOSPC: that is the point, the file system is now full.
+          }
+          await sleep(2000);
+          rmSync(filler);
+          return undefined;
+        },
+        // A small reserve: the 64 MiB file system is fine until the filler takes the rest.
+        { dataDir: dir, env: { BERTH_DISK_RESERVE_MB: '4', BERTH_QUOTA_CHECK_MS: '500' } },
+      );
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it.runIf(runtimes.includes('docker'))('Docker daemon restart', async () => {
     await scenario('docker daemon restart', cluster, 'docker', async () => {
