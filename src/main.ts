@@ -37,6 +37,9 @@ async function main(): Promise<void> {
       },
     );
   };
+  // The database driver can reject a LISTEN reconnect where no caller awaits it while PostgreSQL is
+  // down; that is an outage berth rides out (readiness reports it), not a reason to exit.
+  process.on('unhandledRejection', (err) => app.log.error({ err }, 'unhandled rejection'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
