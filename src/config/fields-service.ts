@@ -68,6 +68,7 @@ export const serviceFields = [
     key: 'keyPepperFile',
     env: 'BERTH_KEY_PEPPER_FILE',
     parse: (raw, env) => path.resolve(raw || path.join(env.BERTH_DATA_DIR || './data', 'key-pepper')),
+    shown: '`<data dir>/key-pepper`',
     doc: 'Secret that API key digests are keyed with; generated when missing. Instances sharing a database share it.',
   },
   {
