@@ -3,6 +3,8 @@ import type { Store } from '../store/db.ts';
 import { type EventKind, listEvents, type NewEvent, type Settle, storeBatch } from '../store/events.ts';
 import { retryWhileUnavailable } from '../store/retry.ts';
 import type { EventRow } from '../store/schema.ts';
+import { type PageQuery, SharedReads } from './shared-reads.ts';
+import { waitForEvents } from './wait.ts';
 
 export type { EventKind, EventRow, NewEvent, Settle };
 export type Listener = (events: EventRow[]) => void;
@@ -19,6 +21,10 @@ interface SessionState {
   /** Resolves once the last item queued so far is stored (or given up on). */
   tail: Promise<unknown>;
   droppedLogs: number;
+  /** When the batch being stored was started (performance.now()). */
+  batchStarted: number;
+  /** Producers paused until the queue drains (see room()). */
+  roomWaiters: Array<() => void>;
   catchingUp: boolean;
   /** Highest seq handed to live listeners; dispatch is gap-free and in order. */
   dispatched: number | undefined;
@@ -27,7 +33,9 @@ interface SessionState {
 }
 
 const CHANNEL = 'berth_events';
-const MAX_BATCH = 500;
+const MAX_BATCH = 2000;
+/** A batch stuck this long means the database is not keeping up at all: producers stop waiting, lines are shed. */
+const STALL_MS = 3000;
 /** How long close() keeps retrying writes while the database is unavailable. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -45,6 +53,7 @@ export class EventLog {
   readonly #maxQueuedLogs: number;
   readonly #sessions = new Map<string, SessionState>();
   readonly #catchUpMs: number;
+  readonly #reads = new SharedReads();
   #unlisten: (() => Promise<void>) | undefined;
   #catchUpTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -81,6 +90,25 @@ export class EventLog {
     return this.#enqueue<EventRow | undefined>(sessionId, state, (resolve) => ({ event, resolve }));
   }
 
+  /**
+   * For a producer that can wait (a container's stderr): undefined while the session's queue is short,
+   * else a promise that resolves once it has drained to a quarter of the shedding threshold. While a
+   * batch has been stuck for STALL_MS it answers undefined (and releases waiters), so a sick database
+   * sheds log lines as before instead of stalling the agent.
+   */
+  room(sessionId: string): Promise<void> | undefined {
+    const state = this.#sessions.get(sessionId);
+    if (!state || state.queue.length < this.#maxQueuedLogs / 2) return undefined;
+    if (performance.now() - state.batchStarted > STALL_MS) return undefined;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, STALL_MS);
+      state.roomWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** Settles a message in the same transaction as, or after, every event queued before this call. */
   settle(sessionId: string, settle: Settle): Promise<void> {
     const state = this.#state(sessionId);
@@ -105,8 +133,9 @@ export class EventLog {
     return stored;
   }
 
-  read(query: { sessionId: string; after: number; kinds?: EventKind[]; limit: number }): Promise<EventRow[]> {
-    return listEvents(this.#store.db, query);
+  /** A page of stored events; concurrent readers of the same page share one query and the same rows. */
+  read(query: PageQuery): Promise<EventRow[]> {
+    return this.#reads.read(query, () => listEvents(this.#store.db, query));
   }
 
   /** Live events of a session, in seq order without gaps, from now on. */
@@ -120,40 +149,12 @@ export class EventLog {
   }
 
   /** Events after `after`, waiting up to `waitMs` for the first one when there are none yet. */
-  async wait(
-    query: { sessionId: string; after: number; kinds?: EventKind[]; limit: number },
-    waitMs: number,
-    signal?: AbortSignal,
-  ): Promise<EventRow[]> {
-    // Subscribed before the read: when the read finds nothing, every later event reaches `arrived`,
-    // in order and without gaps, so the answer needs no second read.
-    const arrived: EventRow[] = [];
-    let wake: (() => void) | undefined;
-    const unsubscribe = this.subscribe(query.sessionId, (rows) => {
-      for (const r of rows) {
-        if (r.seq > query.after && (!query.kinds?.length || query.kinds.includes(r.kind))) arrived.push(r);
-      }
-      if (arrived.length > 0) wake?.();
-    });
-    try {
-      const stored = await this.read(query);
-      if (stored.length > 0 || waitMs <= 0) return stored;
-      if (arrived.length === 0 && !signal?.aborted && !this.#closed) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', done);
-            resolve();
-          };
-          const timer = setTimeout(done, waitMs);
-          wake = done;
-          signal?.addEventListener('abort', done, { once: true });
-        });
-      }
-      return arrived.slice(0, query.limit);
-    } finally {
-      unsubscribe();
-    }
+  wait(query: PageQuery, waitMs: number, signal?: AbortSignal): Promise<EventRow[]> {
+    return waitForEvents(this, query, waitMs, signal);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Stores what is queued (retrying for a few seconds while the database is unavailable), then stops. */
@@ -174,6 +175,8 @@ export class EventLog {
         flushing: undefined,
         tail: Promise.resolve(),
         droppedLogs: 0,
+        batchStarted: 0,
+        roomWaiters: [],
         catchingUp: false,
         dispatched: undefined,
         chain: Promise.resolve(),
@@ -205,6 +208,7 @@ export class EventLog {
       const events = batch.flatMap((p) => (p.event ? [p.event] : []));
       const settles = batch.flatMap((p) => (p.settle ? [p.settle] : []));
       let rows: EventRow[] = [];
+      state.batchStarted = performance.now();
       try {
         rows = await retryWhileUnavailable(
           'storing events',
@@ -219,6 +223,9 @@ export class EventLog {
         this.#log.error({ err, sessionId, count: batch.length }, 'storing events failed; batch lost');
       }
       state.queue.splice(0, batch.length);
+      if (state.roomWaiters.length > 0 && state.queue.length <= this.#maxQueuedLogs / 4) {
+        for (const wake of state.roomWaiters.splice(0)) wake();
+      }
       let i = 0;
       for (const p of batch) {
         if (p.event) p.resolve(rows[i++]);

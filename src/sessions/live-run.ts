@@ -84,6 +84,12 @@ export class LiveRun {
     proc.stderr.on('data', (chunk: Buffer) => {
       this.stderrBytes += chunk.length;
       for (const line of stderr.push(chunk)) this.#event({ kind: 'log', stream: 'stderr', data: { line } });
+      // Stderr faster than the database: stop reading (the container's writes wait) rather than shed lines.
+      const room = deps.events.room(this.sessionId);
+      if (room && !proc.stderr.isPaused()) {
+        proc.stderr.pause();
+        void room.then(() => proc.stderr.resume());
+      }
     });
     proc.stderr.on('end', () => {
       for (const line of stderr.end()) this.#event({ kind: 'log', stream: 'stderr', data: { line } });

@@ -22,32 +22,42 @@ function storable<T>(value: T): T {
   return value;
 }
 
-/** Appends a batch with consecutive seqs taken from the session's counter, in one transaction. */
+/**
+ * Appends a batch with consecutive seqs taken from the session's counter, in one statement: the whole
+ * batch travels as one JSON parameter (no per-row parameters to build or parse), and the rows handed
+ * back are built here rather than read back, so a flush of thousands of log lines is one round trip.
+ */
 export async function appendEvents(db: Queryable, sessionId: string, batch: NewEvent[]): Promise<EventRow[]> {
   if (batch.length === 0) return [];
-  return db.transaction(async (tx) => {
-    const [counter] = await tx
-      .update(sessions)
-      .set({ eventSeq: sql`${sessions.eventSeq} + ${batch.length}` })
-      .where(eq(sessions.id, sessionId))
-      .returning({ last: sessions.eventSeq });
-    if (!counter) return [];
-    const first = counter.last - batch.length + 1;
-    return tx
-      .insert(events)
-      .values(
-        batch.map((e, i) => ({
-          sessionId,
-          seq: first + i,
-          kind: e.kind,
-          stream: storable(e.stream ?? null),
-          generation: e.generation ?? null,
-          data: storable(e.data),
-          time: e.time ?? new Date(),
-        })),
-      )
-      .returning();
-  });
+  const time = new Date();
+  const rows = batch.map((e) => ({
+    kind: e.kind,
+    stream: e.stream ?? null,
+    generation: e.generation ?? null,
+    data: e.data,
+    time: e.time ?? time,
+  }));
+  let json = JSON.stringify(rows);
+  // Rare: only then pay for the copy that replaces NULs.
+  const stored = json.includes('\\u0000') ? storable(rows) : rows;
+  if (stored !== rows) json = JSON.stringify(stored);
+  const result = await db.execute(sql`
+    with counter as (
+      update ${sessions} set event_seq = event_seq + ${batch.length} where id = ${sessionId}
+      returning event_seq
+    ), inserted as (
+      insert into ${events} (session_id, seq, kind, stream, generation, data, time)
+      select ${sessionId}, counter.event_seq - ${batch.length} + b.ord, b.kind, b.stream, b.generation, b.data, b.time
+      from counter, rows from (jsonb_to_recordset(${json}::jsonb)
+        as (kind text, stream text, generation integer, data jsonb, time timestamptz)) with ordinality as b(kind, stream, generation, data, time, ord)
+      returning 1
+    )
+    select event_seq::text as last from counter
+  `);
+  const found = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { last: string }[];
+  if (found.length === 0) return [];
+  const first = Number(found[0]!.last) - batch.length + 1;
+  return stored.map((e, i) => ({ sessionId, seq: first + i, ...e }));
 }
 
 export interface Settle {

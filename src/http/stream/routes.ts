@@ -7,6 +7,7 @@ import { parseKinds } from '../events/routes.ts';
 import { socketRoute, upgradeRequired } from '../route.ts';
 import { keepalive } from './keepalive.ts';
 import { ByteBudget } from './outbox.ts';
+import { SUBPROTOCOL_BATCH } from './protocol.ts';
 import { CLOSE } from './socket.ts';
 import { type StreamLimits, Viewer } from './viewer.ts';
 import { ViewerCaps } from './viewer-caps.ts';
@@ -27,7 +28,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxFrames: 1000,
   maxBytes: 2 * 1024 * 1024,
   maxHeldRows: 5000,
-  pageSize: 100,
+  pageSize: 512,
   totalBytes: 32 * 1024 * 1024,
 };
 
@@ -65,7 +66,7 @@ export function streamRoutes(ctx: AppContext, opts: StreamOptions = {}) {
         pings.watch(socket);
         new Viewer(
           socket,
-          { sessionId, after, kinds: parseKinds(kinds) },
+          { sessionId, after, kinds: parseKinds(kinds), batch: socket.protocol === SUBPROTOCOL_BATCH },
           {
             events: ctx.events,
             head: (id) => lastEventSeq(ctx.store.db, id),

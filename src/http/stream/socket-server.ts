@@ -1,12 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import { SUBPROTOCOL } from './protocol.ts';
+import { SUBPROTOCOL, SUBPROTOCOL_BATCH } from './protocol.ts';
 import { CLOSE } from './socket.ts';
 
 /** How long viewers get to answer the 1001 close before their sockets are cut. */
 const SHUTDOWN_GRACE_MS = 2000;
 
-/** `handleProtocols` for the WebSocket server: a `bearer.<token>` offer carries a secret and is never echoed. */
+/**
+ * `handleProtocols` for the WebSocket server: the batching protocol when offered, else `berth.v1`;
+ * a `bearer.<token>` offer carries a secret and is never echoed.
+ */
 export function selectProtocol(protocols: Set<string>): string | false {
+  if (protocols.has(SUBPROTOCOL_BATCH)) return SUBPROTOCOL_BATCH;
   return protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false;
 }
 

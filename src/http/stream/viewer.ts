@@ -1,7 +1,14 @@
 import type { WebSocket } from 'ws';
 import type { EventKind, EventLog, EventRow } from '../../events/event-log.ts';
 import { type ByteBudget, Outbox, type OutboxLimits } from './outbox.ts';
-import { eventFrame, overflowFrame, resumeHint } from './protocol.ts';
+import {
+  type BatchFrame,
+  batchFrames,
+  eventFrame,
+  overflowFrame,
+  resumeHint,
+  sharedBatchFrames,
+} from './protocol.ts';
 import { CLOSE } from './socket.ts';
 
 export interface StreamLimits extends OutboxLimits {
@@ -30,6 +37,8 @@ export interface ViewerQuery {
   /** Replay after this seq; undefined = live only. */
   after: number | undefined;
   kinds: EventKind[] | undefined;
+  /** Many events per frame (the viewer chose `berth.v2`). */
+  batch?: boolean;
 }
 
 /**
@@ -42,7 +51,7 @@ export class Viewer {
   readonly #query: ViewerQuery;
   readonly #deps: ViewerDeps;
   readonly #outbox: Outbox;
-  readonly #wanted: (row: EventRow) => boolean;
+  readonly #wanted: ((row: EventRow) => boolean) | undefined;
   #cursor: number | undefined;
   /** Where streaming began: the requested cursor, or the head when live only. */
   #start: number | undefined;
@@ -60,7 +69,7 @@ export class Viewer {
     this.#cursor = query.after;
     this.#start = query.after;
     const kinds = query.kinds && query.kinds.length > 0 ? new Set(query.kinds) : undefined;
-    this.#wanted = kinds ? (row) => kinds.has(row.kind) : () => true;
+    this.#wanted = kinds ? (row) => kinds.has(row.kind) : undefined;
   }
 
   start(): void {
@@ -100,17 +109,46 @@ export class Viewer {
 
   /** Sends the rows that continue the cursor; returns the rows from a gap on, if there is one. */
   #apply(rows: EventRow[]): EventRow[] | undefined {
+    if (this.#query.batch) return this.#applyBatch(rows);
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
       if (this.#cursor === undefined || row.seq <= this.#cursor) continue;
       if (row.seq !== this.#cursor + 1) return rows.slice(i);
-      if (this.#wanted(row) && !this.#outbox.push(eventFrame(row), row.seq)) {
+      if ((!this.#wanted || this.#wanted(row)) && !this.#outbox.push(eventFrame(row), row.seq)) {
         this.#overflow();
         return undefined;
       }
       this.#cursor = row.seq;
     }
     return undefined;
+  }
+
+  /** #apply for a batching viewer: the run that continues the cursor goes out in as few frames as fit. */
+  #applyBatch(rows: EventRow[]): EventRow[] | undefined {
+    if (this.#cursor === undefined) return undefined;
+    let from = 0;
+    while (from < rows.length && rows[from]!.seq <= this.#cursor) from++;
+    let to = from;
+    while (to < rows.length && rows[to]!.seq === this.#cursor + 1 + (to - from)) to++;
+    if (to > from) {
+      // Usually the whole live batch, unfiltered: the frames every such viewer shares.
+      const run = from === 0 && to === rows.length ? rows : rows.slice(from, to);
+      const frames = this.#wanted ? batchFrames(run.filter(this.#wanted)) : sharedBatchFrames(run);
+      if (this.#pushAll(frames) < frames.length) {
+        this.#overflow();
+        return undefined;
+      }
+      this.#cursor = run.at(-1)!.seq;
+    }
+    return to < rows.length ? rows.slice(to) : undefined;
+  }
+
+  /** Queues frames in order until one does not fit; returns how many were queued. */
+  #pushAll(frames: BatchFrame[]): number {
+    for (let i = 0; i < frames.length; i++) {
+      if (!this.#outbox.push(frames[i]!.frame, frames[i]!.last)) return i;
+    }
+    return frames.length;
   }
 
   /** Pages the database from the cursor up to the head, then applies the live rows held meanwhile. */
@@ -161,6 +199,16 @@ export class Viewer {
     const { sessionId, kinds } = this.#query;
     const { pageSize } = this.#deps.limits;
     const rows = await this.#deps.events.read({ sessionId, after: this.#cursor!, kinds, limit: pageSize });
+    if (this.#query.batch) {
+      // The page is filtered already and shared with the other viewers reading it: so are its frames.
+      for (const { frame, last } of sharedBatchFrames(rows)) {
+        if (this.#ended) return 'done';
+        if (!this.#outbox.fits(frame)) return 'blocked';
+        this.#cursor = last;
+        this.#outbox.push(frame, last);
+      }
+      return rows.length < pageSize ? 'done' : 'more';
+    }
     for (const row of rows) {
       if (this.#ended) return 'done';
       const frame = eventFrame(row);
