@@ -1,168 +1,197 @@
 import { rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
-import { WebSocket, WebSocketServer } from 'ws';
+import { createRuntime } from '../../src/runtime/index.ts';
+import { identities } from '../../src/sessions/identity.ts';
+import { lastEventSeq } from '../../src/store/events.ts';
+import { ensureAgentImage } from '../support/image.ts';
+import { runtimeAnswers } from '../support/runtimes.ts';
 import { startService } from '../support/service.ts';
-import { type BenchDatabase, newSession, startDatabase } from './support.ts';
-import { type BenchOptions, type BenchRow, formatTable } from './table.ts';
+import { baselineLive, baselineReplay } from './stream-baseline.ts';
+import { type GroupResult, type ViewerProcess, viewerProcess } from './stream-load.ts';
+import { awaitEvents, type BenchRuntime, newSession, postMessage, rssMb, startDatabase } from './support.ts';
+import type { BenchOptions, BenchRow } from './table.ts';
+import { formatTable } from './table.ts';
 
 const VIEWERS = 10;
-/** Appends in flight at once: below the event log's shedding threshold, so no line is dropped. */
-const WINDOW = 2000;
 
-const line = (i: number) => `stderr line ${i} `.padEnd(100, '.');
+function pickRuntime(): BenchRuntime {
+  const i = process.argv.indexOf('--runtime');
+  if (i >= 0) return process.argv[i + 1] === 'docker' ? 'docker' : 'podman';
+  return runtimeAnswers('podman') ? 'podman' : 'docker';
+}
 
-/** Peak resident set size of this process (server and viewers alike) while `work` runs. */
+/** Peak RSS of this process (berth, or the baseline server; never the viewers) while `work` runs. */
 async function peakRss<T>(work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
-  let peak = process.memoryUsage.rss();
+  let peak = rssMb(process.pid);
   const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
+    peak = Math.max(peak, rssMb(process.pid));
   }, 50);
   try {
-    const result = await work();
-    return { result, peakMb: Math.max(peak, process.memoryUsage.rss()) / 1024 ** 2 };
+    return { result: await work(), peakMb: peak };
   } finally {
     clearInterval(timer);
   }
 }
 
-/** A viewer that checks every frame continues the previous seq; `done` settles at seq `n` or at a break. */
-function viewer(url: string, n: number, headers: Record<string, string> = {}) {
-  const ws = new WebSocket(url, { headers });
-  let last = 0;
-  let broken = 0;
-  const opened = new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  const done = new Promise<void>((resolve, reject) => {
-    ws.on('message', (data) => {
-      const { seq } = JSON.parse(data.toString()) as { seq: number };
-      if (seq !== last + 1) broken++;
-      last = seq;
-      if (last >= n) resolve();
-    });
-    ws.once('close', (code) => reject(new Error(`viewer closed with ${code} at seq ${last}/${n}`)));
-  });
-  return { ws, opened, done, lost: () => broken };
+function check(label: string, r: GroupResult): void {
+  if (r.gaps > 0 || r.shed > 0) throw new Error(`${label}: ${r.gaps} gaps, ${r.shed} lines shed`);
 }
 
-/** N stderr lines appended through the event log (stored in batches, then fanned out) to 10 live viewers. */
-async function floodBerth(db: BenchDatabase, n: number) {
-  const server = await startService(
-    { BERTH_EVENT_RETENTION_COUNT: '10000000', DATABASE_URL: db.url },
+interface BerthFigures {
+  live: number;
+  replay: number;
+  liveV1: number;
+  peakMb: number;
+  frames: number;
+  db: string;
+}
+
+/**
+ * berth with the echo agent in a real container: `!stderr N 100` prints N lines to stderr, which
+ * berth stores (batched inserts) and fans out to 10 live viewers in another process; then 10 late
+ * viewers replay the stored range at once. Every viewer checks every seq and every line number.
+ */
+async function berthRun(
+  runtime: BenchRuntime,
+  image: string,
+  viewers: ViewerProcess,
+  n: number,
+): Promise<BerthFigures> {
+  const db = await startDatabase();
+  const service = await startService(
+    {
+      BERTH_AGENT: 'echo',
+      BERTH_RUNTIME: runtime,
+      BERTH_IMAGE: image,
+      BERTH_EVENT_RETENTION_COUNT: '10000000',
+      BERTH_STOP_GRACE_MS: '1000',
+      DATABASE_URL: db.url,
+    },
     { prefix: 'berth-bench-stream-' },
   );
-  const { url, dataDir } = server;
+  const { installId } = identities(service.config);
+  const server = { ...service, server: service, installId, close: service.close };
   try {
     const sessionId = await newSession(server);
-    const wsUrl = `${url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/stream?after=0`;
-    const viewers = Array.from({ length: VIEWERS }, () =>
-      viewer(wsUrl, n, { authorization: `Bearer ${server.apiToken}` }),
-    );
-    await Promise.all(viewers.map((v) => v.opened));
-    const { result: seconds, peakMb } = await peakRss(async () => {
+    const headers = { authorization: `Bearer ${service.apiToken}` };
+    const streamUrl = (after: number) =>
+      `${service.url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/stream?after=${after}`;
+    // Warm: the container runs and has answered once before anything is timed.
+    await postMessage(server, sessionId, 'hi');
+    await awaitEvents(server, sessionId, 0, 1);
+    const flood = async (protocol: string) => {
+      await service.events.flushed(sessionId);
+      const after = await lastEventSeq(service.store.db, sessionId);
+      const group = `berth-live-${protocol}`;
+      const url = streamUrl(after);
+      const { done } = await viewers.open({
+        group,
+        url,
+        count: VIEWERS,
+        after,
+        lines: n,
+        protocols: [protocol],
+        headers,
+      });
       const started = performance.now();
-      let shed = 0;
-      for (let from = 1; from <= n; from += WINDOW) {
-        const batch = [];
-        for (let i = from; i < Math.min(from + WINDOW, n + 1); i++)
-          batch.push(
-            server.events.append(sessionId, { kind: 'log', stream: 'stderr', data: { line: line(i) } }),
-          );
-        shed += (await Promise.all(batch)).filter((row) => row === undefined).length;
-      }
-      if (shed > 0) throw new Error(`${shed} lines were shed by the event log`);
-      await Promise.all(viewers.map((v) => v.done));
-      return (performance.now() - started) / 1000;
-    });
-    // Late viewers: the whole stored timeline replayed from the database, paged per viewer.
-    const late = Array.from({ length: VIEWERS }, () =>
-      viewer(wsUrl, n, { authorization: `Bearer ${server.apiToken}` }),
-    );
+      await postMessage(server, sessionId, `!stderr ${n} 100`);
+      const result = await done;
+      const seconds = (performance.now() - started) / 1000;
+      check(group, result);
+      viewers.close(group);
+      return { seconds, after, result };
+    };
+    const { result: live, peakMb } = await peakRss(() => flood('berth.v2'));
+    // Late viewers: the stored range, replayed from the database by 10 viewers connecting at once.
     const replayStarted = performance.now();
-    await Promise.all(late.map((v) => v.done));
+    const late = await viewers.open({
+      group: 'berth-replay',
+      url: streamUrl(live.after),
+      count: VIEWERS,
+      after: live.after,
+      lines: n,
+      protocols: ['berth.v2'],
+      headers,
+    });
+    const replayed = await late.done;
     const replaySeconds = (performance.now() - replayStarted) / 1000;
-    const lost = [...viewers, ...late].reduce((sum, v) => sum + v.lost(), 0);
-    for (const v of [...viewers, ...late]) v.ws.close();
-    return { seconds, replaySeconds, peakMb, lost };
+    check('berth-replay', replayed);
+    viewers.close('berth-replay');
+    const v1 = await flood('berth.v1');
+    return {
+      live: n / live.seconds,
+      replay: replayed.events / replaySeconds,
+      liveV1: n / v1.seconds,
+      peakMb,
+      frames: Math.round(live.result.frames / VIEWERS),
+      db: db.kind,
+    };
   } finally {
     await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    const rt = createRuntime(runtime);
+    for (const c of await rt.list({ 'berth.install': server.config.installId ?? '' }))
+      await rt.remove(c.name).catch(() => {});
+    rmSync(service.dataDir, { recursive: true, force: true });
+    await db.close();
   }
 }
 
-/** The same frames from a bare `ws` server to 10 viewers: no auth, no database, no queue accounting. */
-async function floodBaseline(n: number) {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-  try {
-    const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
-    const viewers = Array.from({ length: VIEWERS }, () => viewer(url, n));
-    await Promise.all(viewers.map((v) => v.opened));
-    const { result: seconds, peakMb } = await peakRss(async () => {
-      const started = performance.now();
-      for (let from = 1; from <= n; from += WINDOW) {
-        for (let i = from; i < Math.min(from + WINDOW, n + 1); i++) {
-          const frame = JSON.stringify({
-            type: 'event',
-            seq: i,
-            kind: 'log',
-            stream: 'stderr',
-            generation: null,
-            time: new Date().toISOString(),
-            data: { line: line(i) },
-          });
-          for (const client of wss.clients) client.send(frame);
-        }
-        // Yield between batches as the event log does between flushes, so viewers read meanwhile.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      await Promise.all(viewers.map((v) => v.done));
-      return (performance.now() - started) / 1000;
-    });
-    const lost = viewers.reduce((sum, v) => sum + v.lost(), 0);
-    for (const v of viewers) v.ws.close();
-    return { seconds, peakMb, lost };
-  } finally {
-    for (const client of wss.clients) client.terminate();
-    await new Promise((resolve) => wss.close(resolve));
-  }
-}
-
-/** Live fan-out: events/s from append to the last of 10 viewers, against a plain ws server with no persistence. */
+/** Live fan-out and replay from a container's stderr through berth, each against a plain ws server in the same run. */
 export async function benchStream(opts: BenchOptions): Promise<BenchRow[]> {
-  const n = opts.smoke ? 2000 : 50_000;
-  const db = await startDatabase();
+  const n = opts.smoke ? 2000 : 100_000;
+  const runtimeName = pickRuntime();
+  const runtime = createRuntime(runtimeName);
+  const image = await ensureAgentImage(runtimeName);
+  const viewers = viewerProcess();
   try {
-    const berth = await floodBerth(db, n);
-    const base = await floodBaseline(n);
-    const loss = berth.lost + base.lost;
+    const berth = await berthRun(runtimeName, image, viewers, n);
+    const { result: base, peakMb: basePeakMb } = await peakRss(() =>
+      baselineLive(runtime, image, viewers, { n, count: VIEWERS, batch: true }),
+    );
+    const baseV1 = await baselineLive(runtime, image, viewers, { n, count: VIEWERS, batch: false });
+    const baseReplay = await baselineReplay(viewers, { n, count: VIEWERS, batch: true });
+    for (const [label, r] of [
+      ['base', base],
+      ['base-v1', baseV1],
+      ['base-replay', baseReplay],
+    ] as const)
+      check(label, r.result);
+    const where = `${runtimeName}, database ${berth.db}, viewers in a separate process`;
     return [
       {
-        name: `stream fan-out, ${n} log lines to ${VIEWERS} viewers`,
-        berth: n / berth.seconds,
+        name: `stream fan-out, ${n} stderr lines of a container to ${VIEWERS} viewers (berth.v2)`,
+        berth: berth.live,
         baseline: n / base.seconds,
-        unit: 'events/s',
-        baselineName: 'plain ws server, same frames, no persistence',
+        unit: 'lines/s',
+        baselineName:
+          'plain ws server relaying the same container stderr, one message per chunk, no persistence',
         higherIsBetter: true,
         note:
-          `database ${db.kind}; peak RSS during flood ${berth.peakMb.toFixed(0)} MB vs ${base.peakMb.toFixed(0)} MB ` +
-          `(viewers in-process); ${loss === 0 ? 'zero loss' : `${loss} gaps`}`,
+          `${where}; stored, zero loss, in order; ~${berth.frames} frames/viewer; ` +
+          `peak RSS ${berth.peakMb.toFixed(0)} MB vs ${basePeakMb.toFixed(0)} MB`,
       },
       {
-        name: `stream replay, ${n} stored events to ${VIEWERS} late viewers`,
-        berth: n / berth.replaySeconds,
-        baseline: n / base.seconds,
+        name: `stream replay, ${n} stored events to ${VIEWERS} late viewers (berth.v2)`,
+        berth: berth.replay,
+        baseline: n / baseReplay.seconds,
         unit: 'events/s',
-        baselineName: 'plain ws server, same frames, no persistence',
+        baselineName: 'plain ws server sending the same events from memory',
         higherIsBetter: true,
-        note: `after=0, each viewer pages the database on its own; ${loss === 0 ? 'zero loss' : `${loss} gaps`}`,
+        note: `${where}; concurrent replays share each page read; zero loss, in order`,
+      },
+      {
+        name: `stream fan-out, ${n} stderr lines to ${VIEWERS} viewers (berth.v1, one event per frame)`,
+        berth: berth.liveV1,
+        baseline: n / baseV1.seconds,
+        unit: 'lines/s',
+        baselineName: 'plain ws server relaying the same container stderr, one message per line',
+        higherIsBetter: true,
+        note: `${where}; zero loss, in order`,
       },
     ];
   } finally {
-    await db.close();
+    await viewers.stop();
   }
 }
 
