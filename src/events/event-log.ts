@@ -21,7 +21,7 @@ interface SessionState {
   /** Resolves once the last item queued so far is stored (or given up on). */
   tail: Promise<unknown>;
   droppedLogs: number;
-  /** When the batch being stored was started (performance.now()). */
+  /** performance.now() when the batch being stored was started. */
   batchStarted: number;
   /** Producers paused until the queue drains (see room()). */
   roomWaiters: Array<() => void>;
@@ -53,7 +53,7 @@ export class EventLog {
   readonly #maxQueuedLogs: number;
   readonly #sessions = new Map<string, SessionState>();
   readonly #catchUpMs: number;
-  readonly #reads = new SharedReads();
+  readonly #reads = new SharedReads((query) => listEvents(this.#store.db, query));
   #unlisten: (() => Promise<void>) | undefined;
   #catchUpTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -73,7 +73,7 @@ export class EventLog {
   async start(): Promise<void> {
     this.#unlisten = await this.#store.listen(
       CHANNEL,
-      (payload) => this.#onNotify(payload),
+      (p) => this.#onNotify(p),
       () => this.#catchUp(),
     );
     this.#catchUpTimer = setInterval(() => this.#catchUp(), this.#catchUpMs);
@@ -101,11 +101,8 @@ export class EventLog {
     if (!state || state.queue.length < this.#maxQueuedLogs / 2) return undefined;
     if (performance.now() - state.batchStarted > STALL_MS) return undefined;
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, STALL_MS);
-      state.roomWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
+      state.roomWaiters.push(resolve);
+      setTimeout(resolve, STALL_MS).unref();
     });
   }
 
@@ -135,7 +132,12 @@ export class EventLog {
 
   /** A page of stored events; concurrent readers of the same page share one query and the same rows. */
   read(query: PageQuery): Promise<EventRow[]> {
-    return this.#reads.read(query, () => listEvents(this.#store.db, query));
+    return this.#reads.read(query);
+  }
+
+  /** A replay page shared by every viewer replaying the same stretch (see SharedReads.replay). */
+  replay(query: PageQuery & { head: number }): Promise<EventRow[]> {
+    return this.#reads.replay(query);
   }
 
   /** Live events of a session, in seq order without gaps, from now on. */
@@ -150,11 +152,7 @@ export class EventLog {
 
   /** Events after `after`, waiting up to `waitMs` for the first one when there are none yet. */
   wait(query: PageQuery, waitMs: number, signal?: AbortSignal): Promise<EventRow[]> {
-    return waitForEvents(this, query, waitMs, signal);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    return waitForEvents(this, query, { waitMs, signal, closed: () => this.#closed });
   }
 
   /** Stores what is queued (retrying for a few seconds while the database is unavailable), then stops. */

@@ -8,44 +8,72 @@ export interface PageQuery {
   limit: number;
 }
 
-/** Full pages kept for viewers a moment behind the others (a full page never changes). */
-const KEEP_PAGES = 4;
-const KEEP_MS = 1000;
+/** Complete blocks kept for viewers a little behind the others: a block at or below the head never changes. */
+const KEEP_BLOCKS = 16;
+const KEEP_MS = 5000;
+
+type Load = (query: PageQuery & { upTo?: number }) => Promise<EventRow[]>;
 
 /**
- * One database read per page however many viewers replay the same range: concurrent reads of the
- * same page share one query, and the last few full pages are kept for a second. Every reader gets
- * the same row objects, so what is encoded from them (frames) is encoded once too.
+ * One database read per page however many viewers replay the same range. An unfiltered replay reads
+ * blocks aligned to multiples of the page size, so viewers at different cursors still ask for the same
+ * block; concurrent reads of a block share one query and the last few complete blocks are kept briefly.
+ * Every reader gets the same row objects, so what is encoded from them (frames) is encoded once too.
  */
 export class SharedReads {
   readonly #inFlight = new Map<string, Promise<EventRow[]>>();
-  readonly #recent = new Map<string, { rows: EventRow[]; at: number }>();
+  readonly #kept = new Map<string, { rows: EventRow[]; at: number }>();
+  readonly #load: Load;
 
-  read(query: PageQuery, load: () => Promise<EventRow[]>): Promise<EventRow[]> {
-    const key = [query.sessionId, query.after, query.limit, [...(query.kinds ?? [])].sort().join(',')].join(
-      ':',
-    );
-    const kept = this.#recent.get(key);
-    if (kept && performance.now() - kept.at < KEEP_MS) return Promise.resolve(kept.rows);
+  constructor(load: Load) {
+    this.#load = load;
+  }
+
+  /** A page after `after`, in-flight reads shared (filtered replays, long polls). */
+  read(query: PageQuery): Promise<EventRow[]> {
+    const key = `p:${query.sessionId}:${query.after}:${query.limit}:${[...(query.kinds ?? [])].sort().join(',')}`;
+    return this.#shared(key, () => this.#load(query));
+  }
+
+  /**
+   * Replay from `after` up to at least `head` (every seq up to it is committed). Unfiltered, it answers
+   * the whole aligned block holding after+1, rows at or before `after` included: callers skip them.
+   */
+  async replay(query: PageQuery & { head: number }): Promise<EventRow[]> {
+    if (query.kinds && query.kinds.length > 0) return this.read(query);
+    const { sessionId, after, limit, head } = query;
+    const from = Math.floor(after / limit) * limit;
+    const upTo = from + limit;
+    const key = `b:${sessionId}:${from}:${limit}`;
+    const kept = this.#kept.get(key);
+    const block =
+      kept && performance.now() - kept.at < KEEP_MS
+        ? kept.rows
+        : await this.#shared(key, async () => {
+            const rows = await this.#load({ sessionId, after: from, upTo, limit });
+            if (upTo <= head) this.#keep(key, rows);
+            return rows;
+          });
+    // An empty stretch (pruned by retention) below the head: jump it with an ordinary read.
+    if ((block.at(-1)?.seq ?? 0) <= after && upTo < head) return this.read(query);
+    return block;
+  }
+
+  #shared(key: string, load: () => Promise<EventRow[]>): Promise<EventRow[]> {
     let pending = this.#inFlight.get(key);
     if (!pending) {
-      pending = load()
-        .then((rows) => {
-          if (rows.length === query.limit) this.#keep(key, rows);
-          return rows;
-        })
-        .finally(() => this.#inFlight.delete(key));
+      pending = load().finally(() => this.#inFlight.delete(key));
       this.#inFlight.set(key, pending);
     }
     return pending;
   }
 
   #keep(key: string, rows: EventRow[]): void {
-    this.#recent.delete(key);
-    this.#recent.set(key, { rows, at: performance.now() });
-    for (const oldest of this.#recent.keys()) {
-      if (this.#recent.size <= KEEP_PAGES) break;
-      this.#recent.delete(oldest);
+    this.#kept.delete(key);
+    this.#kept.set(key, { rows, at: performance.now() });
+    for (const oldest of this.#kept.keys()) {
+      if (this.#kept.size <= KEEP_BLOCKS) break;
+      this.#kept.delete(oldest);
     }
   }
 }

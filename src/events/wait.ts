@@ -1,13 +1,16 @@
-import type { EventLog, EventRow } from './event-log.ts';
+import type { EventRow, Listener } from './event-log.ts';
 import type { PageQuery } from './shared-reads.ts';
 
 /** Events after `after`, waiting up to `waitMs` for the first one when there are none yet (a long poll). */
 export async function waitForEvents(
-  log: EventLog,
+  log: {
+    subscribe(sessionId: string, listener: Listener): () => void;
+    read(q: PageQuery): Promise<EventRow[]>;
+  },
   query: PageQuery,
-  waitMs: number,
-  signal?: AbortSignal,
+  opts: { waitMs: number; signal: AbortSignal | undefined; closed: () => boolean },
 ): Promise<EventRow[]> {
+  const { waitMs, signal } = opts;
   // Subscribed before the read: when the read finds nothing, every later event reaches `arrived`,
   // in order and without gaps, so the answer needs no second read.
   const arrived: EventRow[] = [];
@@ -21,7 +24,7 @@ export async function waitForEvents(
   try {
     const stored = await log.read(query);
     if (stored.length > 0 || waitMs <= 0) return stored;
-    if (arrived.length === 0 && !signal?.aborted && !log.closed) {
+    if (arrived.length === 0 && !signal?.aborted && !opts.closed()) {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
 import { settleMessage } from './messages.ts';
 import { type EventRow, events, sessions } from './schema.ts';
@@ -86,7 +86,7 @@ export async function storeBatch(
 
 export async function listEvents(
   db: Queryable,
-  query: { sessionId: string; after: number; kinds?: EventKind[]; limit: number },
+  query: { sessionId: string; after: number; upTo?: number; kinds?: EventKind[]; limit: number },
 ): Promise<EventRow[]> {
   return db
     .select()
@@ -95,6 +95,7 @@ export async function listEvents(
       and(
         eq(events.sessionId, query.sessionId),
         gt(events.seq, query.after),
+        query.upTo !== undefined ? lte(events.seq, query.upTo) : undefined,
         query.kinds && query.kinds.length > 0 ? inArray(events.kind, query.kinds) : undefined,
       ),
     )

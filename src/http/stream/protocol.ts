@@ -53,6 +53,14 @@ export function batchFrames(rows: readonly EventRow[]): BatchFrame[] {
   return out;
 }
 
+/** v2 frames of rows[start…]: the shared frames of `rows` from the first chunk boundary on. */
+export function batchFramesFrom(rows: readonly EventRow[], start: number): BatchFrame[] {
+  if (start === 0) return sharedBatchFrames(rows);
+  const boundary = Math.ceil(start / MAX_BATCH_EVENTS) * MAX_BATCH_EVENTS;
+  const shared = sharedBatchFrames(rows).slice(boundary / MAX_BATCH_EVENTS);
+  return boundary === start ? shared : [...batchFrames(rows.slice(start, boundary)), ...shared];
+}
+
 /** batchFrames of an array every viewer receives as is (a live dispatch, a shared page): built once. */
 export function sharedBatchFrames(rows: readonly EventRow[]): BatchFrame[] {
   let out = batches.get(rows);

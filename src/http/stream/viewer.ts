@@ -4,6 +4,7 @@ import { type ByteBudget, Outbox, type OutboxLimits } from './outbox.ts';
 import {
   type BatchFrame,
   batchFrames,
+  batchFramesFrom,
   eventFrame,
   overflowFrame,
   resumeHint,
@@ -165,7 +166,7 @@ export class Viewer {
           this.#start = top;
         }
         for (;;) {
-          const page = await this.#replayPage();
+          const page = await this.#replayPage(top);
           if (this.#ended) return;
           if (page === 'done') break;
           // Waiting holds no rows: the rest of the page is read again once the viewer has room.
@@ -195,28 +196,32 @@ export class Viewer {
   }
 
   /** Queues one page of stored events after the cursor: `more` to read on, `blocked` when the viewer is full. */
-  async #replayPage(): Promise<'more' | 'done' | 'blocked'> {
+  async #replayPage(head: number): Promise<'more' | 'done' | 'blocked'> {
     const { sessionId, kinds } = this.#query;
     const { pageSize } = this.#deps.limits;
-    const rows = await this.#deps.events.read({ sessionId, after: this.#cursor!, kinds, limit: pageSize });
+    const after = this.#cursor!;
+    const rows = await this.#deps.events.replay({ sessionId, after, kinds, limit: pageSize, head });
+    // Shared pages may start before the cursor.
+    let start = 0;
+    while (start < rows.length && rows[start]!.seq <= after) start++;
+    if (start === rows.length) return 'done';
     if (this.#query.batch) {
-      // The page is filtered already and shared with the other viewers reading it: so are its frames.
-      for (const { frame, last } of sharedBatchFrames(rows)) {
+      for (const { frame, last } of batchFramesFrom(rows, start)) {
         if (this.#ended) return 'done';
         if (!this.#outbox.fits(frame)) return 'blocked';
         this.#cursor = last;
         this.#outbox.push(frame, last);
       }
-      return rows.length < pageSize ? 'done' : 'more';
+      return 'more';
     }
-    for (const row of rows) {
+    for (const row of rows.slice(start)) {
       if (this.#ended) return 'done';
       const frame = eventFrame(row);
       if (!this.#outbox.fits(frame)) return 'blocked';
       this.#cursor = row.seq;
       this.#outbox.push(frame, row.seq);
     }
-    return rows.length < pageSize ? 'done' : 'more';
+    return 'more';
   }
 
   #overflow(): void {
