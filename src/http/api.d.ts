@@ -450,6 +450,11 @@ export interface paths {
          *     - `{"type":"event","seq","kind","stream","generation","time","data"}`: one event, the
          *       same fields as `Event`, in seq order. Remember the last `seq` seen: reconnecting with
          *       `after=<seq>` (and the same `kinds`) resumes without gaps or duplicates.
+         *     - `{"type":"events","events":[…]}`: only to a viewer that offered the subprotocol
+         *       `berth.v2` (batching): one to 256 events (each with the fields of `Event`) in seq
+         *       order, replacing that many `event` frames; frames follow each other without gaps or
+         *       duplicates, and the last `seq` of the last frame is the cursor to resume from. A
+         *       viewer that offers `berth.v1` or no subprotocol gets only single `event` frames.
          *     - `{"type":"overflow","missed","resumeAfter"}`: this viewer fell too far behind
          *       (its queue of unsent frames was full) and `missed` frames were dropped; the server
          *       then closes with code 4008. Reconnect with `after=<resumeAfter>`.
@@ -458,7 +463,7 @@ export interface paths {
          *     set headers on a WebSocket, may instead pass `access_token=<token>` in the query or
          *     offer the subprotocol `bearer.<token>` together with `berth.v1`
          *     (`new WebSocket(url, ["berth.v1", "bearer." + token])`); the server selects
-         *     `berth.v1` and never echoes the token. A refused upgrade is an ordinary HTTP
+         *     `berth.v2` when offered, else `berth.v1`, and never echoes the token. A refused upgrade is an ordinary HTTP
          *     response with `application/problem+json`.
          *
          *     The server pings every 30 s and drops a viewer that misses two pongs in a row.
@@ -980,7 +985,7 @@ export interface components {
             };
         };
         /** @description A message of `GET /v1/sessions/{sessionId}/stream`. */
-        StreamFrame: components["schemas"]["StreamEventFrame"] | components["schemas"]["StreamOverflowFrame"];
+        StreamFrame: components["schemas"]["StreamEventFrame"] | components["schemas"]["StreamEventsFrame"] | components["schemas"]["StreamOverflowFrame"];
         /** @description One event of the timeline (the fields of `Event`). */
         StreamEventFrame: {
             /**
@@ -997,6 +1002,15 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
+        };
+        /** @description Consecutive events of the timeline in one frame (subprotocol `berth.v2` only). */
+        StreamEventsFrame: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "events";
+            events: components["schemas"]["Event"][];
         };
         /** @description The viewer fell behind; the server closes with 4008 next. */
         StreamOverflowFrame: {
@@ -2120,8 +2134,11 @@ export interface operations {
              */
             101: {
                 headers: {
-                    /** @description `berth.v1` when the client offered it; never a `bearer.` protocol. */
-                    "Sec-WebSocket-Protocol"?: "berth.v1";
+                    /**
+                     * @description `berth.v2` (batched frames) when the client offered it, else `berth.v1` when
+                     *     offered; never a `bearer.` protocol.
+                     */
+                    "Sec-WebSocket-Protocol"?: "berth.v1" | "berth.v2";
                     [name: string]: unknown;
                 };
                 content: {
