@@ -28,7 +28,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   maxFrames: 1000,
   maxBytes: 2 * 1024 * 1024,
   maxHeldRows: 5000,
-  pageSize: 512,
+  pageSize: 256,
   totalBytes: 32 * 1024 * 1024,
 };
 
