@@ -21,14 +21,20 @@ function pickRuntime(): BenchRuntime {
   return runtimeAnswers('podman') ? 'podman' : 'docker';
 }
 
-/** Peak RSS of this process (berth, or the baseline server; never the viewers) while `work` runs. */
-async function peakRss<T>(work: () => Promise<T>): Promise<{ result: T; peakMb: number }> {
+/**
+ * Peak RSS and CPU seconds of this process (berth, or the baseline server; never the viewers) while
+ * `work` runs: on a shared machine CPU seconds compare better than wall time.
+ */
+async function measured<T>(work: () => Promise<T>): Promise<{ result: T; peakMb: number; cpuS: number }> {
   let peak = rssMb(process.pid);
   const timer = setInterval(() => {
     peak = Math.max(peak, rssMb(process.pid));
   }, 50);
+  const cpu = process.cpuUsage();
   try {
-    return { result: await work(), peakMb: peak };
+    const result = await work();
+    const used = process.cpuUsage(cpu);
+    return { result, peakMb: peak, cpuS: (used.user + used.system) / 1e6 };
   } finally {
     clearInterval(timer);
   }
@@ -43,6 +49,8 @@ interface BerthFigures {
   replay: number;
   liveV1: number;
   peakMb: number;
+  cpuS: number;
+  replayCpuS: number;
   frames: number;
   db: string;
 }
@@ -91,7 +99,7 @@ async function berthRun(
         count: VIEWERS,
         after,
         lines: n,
-        protocols: [protocol],
+        protocols: protocol === 'berth.v2' ? ['berth.v2', 'berth.v1'] : [protocol],
         headers,
       });
       const started = performance.now();
@@ -102,20 +110,22 @@ async function berthRun(
       viewers.close(group);
       return { seconds, after, result };
     };
-    const { result: live, peakMb } = await peakRss(() => flood('berth.v2'));
+    const { result: live, peakMb, cpuS } = await measured(() => flood('berth.v2'));
     // Late viewers: the stored range, replayed from the database by 10 viewers connecting at once.
     const replayStarted = performance.now();
+    const replayCpu = process.cpuUsage();
     const late = await viewers.open({
       group: 'berth-replay',
       url: streamUrl(live.after),
       count: VIEWERS,
       after: live.after,
       lines: n,
-      protocols: ['berth.v2'],
+      protocols: ['berth.v2', 'berth.v1'],
       headers,
     });
     const replayed = await late.done;
     const replaySeconds = (performance.now() - replayStarted) / 1000;
+    const replayUsed = process.cpuUsage(replayCpu);
     check('berth-replay', replayed);
     viewers.close('berth-replay');
     const v1 = await flood('berth.v1');
@@ -124,6 +134,8 @@ async function berthRun(
       replay: replayed.events / replaySeconds,
       liveV1: n / v1.seconds,
       peakMb,
+      cpuS,
+      replayCpuS: (replayUsed.user + replayUsed.system) / 1e6,
       frames: Math.round(live.result.frames / VIEWERS),
       db: db.kind,
     };
@@ -146,11 +158,15 @@ export async function benchStream(opts: BenchOptions): Promise<BenchRow[]> {
   const viewers = viewerProcess();
   try {
     const berth = await berthRun(runtimeName, image, viewers, n);
-    const { result: base, peakMb: basePeakMb } = await peakRss(() =>
-      baselineLive(runtime, image, viewers, { n, count: VIEWERS, batch: true }),
-    );
+    const {
+      result: base,
+      peakMb: basePeakMb,
+      cpuS: baseCpuS,
+    } = await measured(() => baselineLive(runtime, image, viewers, { n, count: VIEWERS, batch: true }));
     const baseV1 = await baselineLive(runtime, image, viewers, { n, count: VIEWERS, batch: false });
-    const baseReplay = await baselineReplay(viewers, { n, count: VIEWERS, batch: true });
+    const { result: baseReplay, cpuS: baseReplayCpuS } = await measured(() =>
+      baselineReplay(viewers, { n, count: VIEWERS, batch: true }),
+    );
     for (const [label, r] of [
       ['base', base],
       ['base-v1', baseV1],
@@ -169,6 +185,7 @@ export async function benchStream(opts: BenchOptions): Promise<BenchRow[]> {
         higherIsBetter: true,
         note:
           `${where}; stored, zero loss, in order; ~${berth.frames} frames/viewer; ` +
+          `process CPU ${berth.cpuS.toFixed(1)} s vs ${baseCpuS.toFixed(1)} s; ` +
           `peak RSS ${berth.peakMb.toFixed(0)} MB vs ${basePeakMb.toFixed(0)} MB`,
       },
       {
@@ -178,7 +195,9 @@ export async function benchStream(opts: BenchOptions): Promise<BenchRow[]> {
         unit: 'events/s',
         baselineName: 'plain ws server sending the same events from memory',
         higherIsBetter: true,
-        note: `${where}; concurrent replays share each page read; zero loss, in order`,
+        note:
+          `${where}; concurrent replays share each page read; zero loss, in order; ` +
+          `process CPU ${berth.replayCpuS.toFixed(1)} s vs ${baseReplayCpuS.toFixed(1)} s`,
       },
       {
         name: `stream fan-out, ${n} stderr lines to ${VIEWERS} viewers (berth.v1, one event per frame)`,
