@@ -2,6 +2,7 @@ import type { Buffer } from 'node:buffer';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authorize, makeAuthenticator } from './http/auth.ts';
+import { consoleRoutes } from './http/console/routes.ts';
 import type { AppContext } from './http/context.ts';
 import { eventRoutes } from './http/events/routes.ts';
 import { groupRoutes } from './http/groups/routes.ts';
@@ -114,5 +115,6 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(imageRoutes(ctx));
   await app.register(keyRoutes(ctx, { pepper: opts.keyPepper, sockets }));
   await app.register(scheduleRoutes(ctx));
+  await app.register(consoleRoutes());
   return app;
 }

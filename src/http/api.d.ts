@@ -42,6 +42,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The web console, a single page that asks for an API key.
+         * @description Public, like a login page: the page itself holds no data. It asks for an API key, keeps it
+         *     in the tab's sessionStorage and calls this API with `Authorization: Bearer <key>`; its
+         *     WebSocket streams authenticate with the subprotocols `["berth.v1", "bearer." + key]`
+         *     (see `streamEvents`), so the key never appears in a URL. Answers carry a
+         *     Content-Security-Policy that allows only berth's own origin.
+         */
+        get: operations["getConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A script or style sheet of the web console. */
+        get: operations["getConsoleAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups": {
         parameters: {
             query?: never;
@@ -146,8 +187,9 @@ export interface paths {
         };
         /**
          * A build's output live over WebSocket, from the retained tail on.
-         * @description Upgrade to a WebSocket (`Upgrade: websocket`; authentication as for the event stream,
-         *     including the `access_token` query and `bearer.<token>` subprotocol fallbacks). The server
+         * @description Upgrade to a WebSocket (`Upgrade: websocket`; authentication as for the event stream: from
+         *     a browser `new WebSocket(url, ['berth.v1', 'bearer.' + key])`, or the `access_token`
+         *     query). The server
          *     sends the retained tail of the output (the last 64 KiB), then each new line as the build
          *     writes it, then one `end` frame with the build's final status, and closes with 1000.
          *     Every frame is a JSON text message (see `BuildOutputFrame`). A build that already ended
@@ -455,11 +497,18 @@ export interface paths {
          *       then closes with code 4008. Reconnect with `after=<resumeAfter>`.
          *
          *     Authentication: `Authorization: Bearer <token>` as everywhere. Browsers, which cannot
-         *     set headers on a WebSocket, may instead pass `access_token=<token>` in the query or
-         *     offer the subprotocol `bearer.<token>` together with `berth.v1`
-         *     (`new WebSocket(url, ["berth.v1", "bearer." + token])`); the server selects
-         *     `berth.v1` and never echoes the token. A refused upgrade is an ordinary HTTP
-         *     response with `application/problem+json`.
+         *     set headers on a WebSocket, offer the key as a subprotocol together with `berth.v1`,
+         *     which keeps it out of URLs (and so out of histories and proxy logs):
+         *
+         *     ```js
+         *     const ws = new WebSocket(url, ['berth.v1', 'bearer.' + key]);
+         *     ```
+         *
+         *     The server selects `berth.v1` and never echoes the key. `bearer.<key>` offered alone is
+         *     refused before the upgrade with 400 `BAD_REQUEST` (a browser fails a handshake that
+         *     selects none of its offers, so it could never work); the problem's detail shows the
+         *     line above. Clients that can do neither may pass `access_token=<token>` in the query.
+         *     A refused upgrade is an ordinary HTTP response with `application/problem+json`.
          *
          *     The server pings every 30 s and drops a viewer that misses two pongs in a row.
          *
@@ -1210,6 +1259,52 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+        };
+    };
+    getConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console's HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getConsoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file name of the console (no directories). */
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
         };
     };
     listGroups: {

@@ -52,6 +52,8 @@ const onlyOwn = (request: AccessRequest) => (_w: World, side: Side) => (side ===
 export const FIXTURES: Record<string, Fixture> = {
   getHealth: { request: onlyOwn({}) },
   getReadiness: { request: onlyOwn({}), ok: noRuntime(503) },
+  getConsole: { request: onlyOwn({}) },
+  getConsoleAsset: { request: onlyOwn({ params: { asset: 'app.js' } }) },
 
   createGroup: {
     request: (_w, side) => (side === 'own' ? { body: { name: 'G', folder: unique('cg') } } : undefined),
