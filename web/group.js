@@ -4,14 +4,6 @@ import { $, el, facts, fail, say } from './ui.js';
 /** Output lines kept on screen (the server keeps the last 64 KiB of a build for late viewers). */
 const MAX_LINES = 5000;
 
-// berth has no list of a group's builds; the builds started from this tab are remembered here.
-const buildsKey = (groupId) => `berth.builds.${groupId}`;
-const rememberedBuilds = (groupId) => JSON.parse(sessionStorage.getItem(buildsKey(groupId)) ?? '[]');
-function rememberBuild(groupId, buildId) {
-  const ids = [buildId, ...rememberedBuilds(groupId).filter((id) => id !== buildId)].slice(0, 10);
-  sessionStorage.setItem(buildsKey(groupId), JSON.stringify(ids));
-}
-
 const words = (value) => value.split(/[\s,]+/).filter(Boolean);
 
 function groupFacts(g) {
@@ -63,7 +55,11 @@ export function showGroup(panel, groupId) {
       output.append(`${text}\n`);
       while (output.childNodes.length > MAX_LINES) output.firstChild.remove();
       output.scrollTop = output.scrollHeight;
-      if (frame.type === 'end') listBuilds();
+      // A successful build changes the group's image: show it, and the build's final status.
+      if (frame.type === 'end') {
+        listBuilds();
+        refresh();
+      }
     };
     own.onclose = (event) => {
       // 1013: the build runs on another instance; its stored tail was sent, the list shows its status.
@@ -85,17 +81,16 @@ export function showGroup(panel, groupId) {
     );
 
   async function listBuilds() {
-    const rows = [];
-    for (const id of rememberedBuilds(groupId)) {
-      try {
-        rows.push(buildRow(await api(`${base}/image/builds/${encodeURIComponent(id)}`)));
-      } catch (err) {
-        if (err.status !== 404) fail(err);
-      }
+    try {
+      const { items } = await api(`${base}/image/builds?limit=10`);
+      const rows = items.map(buildRow);
+      if (rows.length === 0) rows.push(el('li', { className: 'meta', text: 'No builds yet.' }));
+      $('builds').replaceChildren(...rows);
+    } catch (err) {
+      // Viewers and operators may not see builds (admin only); the rest of the group view still works.
+      if (err.status === 403) $('builds').replaceChildren(el('li', { className: 'meta', text: err.message }));
+      else fail(err);
     }
-    if (rows.length === 0)
-      rows.push(el('li', { className: 'meta', text: 'No builds started from this tab.' }));
-    $('builds').replaceChildren(...rows);
   }
 
   $('build').onsubmit = async (event) => {
@@ -104,7 +99,6 @@ export function showGroup(panel, groupId) {
     const npm = words($('npm').value);
     try {
       const build = await api(`${base}/image`, { method: 'POST', json: { apt, npm } });
-      rememberBuild(groupId, build.id);
       say(build.reused ? `Image ${build.tag} exists; the group uses it now.` : `Build ${build.id} queued.`);
       await listBuilds();
       watch(build);

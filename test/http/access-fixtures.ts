@@ -68,6 +68,7 @@ export const FIXTURES: Record<string, Fixture> = {
     ok: noRuntime(503),
   },
   clearGroupImage: { request: (w, side) => ({ params: inGroup(w, side) }) },
+  listImageBuilds: { request: (w, side) => ({ params: inGroup(w, side) }) },
   getImageBuild: { request: (w, side) => ({ params: { ...inGroup(w, side), buildId: w[side].buildId } }) },
   cancelImageBuild: { request: async (w) => ({ params: await queuedBuild(w.srv) }) },
   streamImageBuildOutput: {

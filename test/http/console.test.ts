@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,8 @@ import { type ApiEvent, json, until } from '../support/sessions.ts';
 
 /** Written by every run and shown at the top of the README. */
 const SCREENSHOT = fileURLToPath(new URL('../../docs/console.png', import.meta.url));
+/** A tiny npm package for the image build (installed from the npm registry, as in test/images). */
+const PACKAGE = 'is-number@7.0.0';
 const runtime = runtimesUnderTest()[0];
 const chromium = hasChromium();
 
@@ -46,6 +49,7 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
   let groupId: string;
   let sessionId: string;
   const urls: string[] = [];
+  let tag: string | undefined;
 
   beforeAll(async () => {
     const image = await ensureAgentImage(runtime!);
@@ -70,6 +74,7 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
   afterAll(async () => {
     await browser?.close();
     await srv?.close();
+    if (tag) execFileSync(runtime!, ['image', 'rm', '-f', tag], { stdio: 'pipe' });
   });
 
   it('takes the key from the keyboard and lists groups and sessions with their state', async () => {
@@ -172,13 +177,25 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
     expect(urls.filter((u) => u.includes(srv.token))).toEqual([]);
   });
 
-  it('shows a group with its image builds, and reports a refused build', async () => {
+  it('builds a group image from the form and shows its output live', async () => {
     await page.locator(`a[data-group="${groupId}"]`).click();
     await page.locator('#group-facts', { hasText: 'the base agent image' }).waitFor();
+    await page.locator('#builds', { hasText: 'No builds yet.' }).waitFor();
     await page.locator('#apt').fill('Not_A_Package');
     await page.locator('#build button[type="submit"]').click();
     await page.locator('#status.error', { hasText: 'VALIDATION_FAILED' }).waitFor();
-  });
+
+    await page.locator('#apt').fill('');
+    await page.locator('#npm').fill(PACKAGE);
+    await page.locator('#build button[type="submit"]').click();
+    const output = page.locator('#build-output');
+    await output.filter({ hasText: `$ npm install` }).waitFor({ timeout: 240_000 });
+    await output.filter({ hasText: '— succeeded' }).waitFor({ timeout: 240_000 });
+    const build = page.locator('#builds li', { hasText: PACKAGE });
+    await build.locator('.badge', { hasText: 'succeeded' }).waitFor();
+    tag = (await build.locator('.meta').textContent())!.split(' ')[0]!;
+    await page.locator('#group-facts', { hasText: tag }).waitFor();
+  }, 300_000);
 
   it('fits 1280×800 and 390×844 without sideways scrolling', async () => {
     for (const viewport of [

@@ -24,8 +24,6 @@ function secured(reply: FastifyReply): FastifyReply {
     'content-security-policy': CSP,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
-    // Revalidated on every load (ETag), so a new berth never runs a stale console.
-    'cache-control': 'no-cache',
   });
 }
 
@@ -37,6 +35,8 @@ export function consoleRoutes() {
       serve: false,
       dotfiles: 'deny',
       index: false,
+      // max-age=0 with an ETag: revalidated on every load, so a new berth never runs a stale console.
+      maxAge: 0,
       // RFC 9239's type for JavaScript (the mime table still says application/javascript).
       setHeaders: (reply, file) => {
         if (file.endsWith('.js')) reply.header('content-type', 'text/javascript; charset=utf-8');
