@@ -197,6 +197,21 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
     await page.locator('#group-facts', { hasText: tag }).waitFor();
   }, 300_000);
 
+  it('labels tool calls, usage and lifecycle events (the echo agent makes no tool calls)', async () => {
+    const described = await page.evaluate(`import('/console/timeline.js').then((m) => [
+      m.describe({ kind: 'tool', stream: 'start', data: { name: 'Bash', input: '{"command":"ls"}' } }),
+      m.describe({ kind: 'tool', stream: 'end', data: { name: 'Bash', result: 'a.txt', isError: true } }),
+      m.describe({ kind: 'usage', stream: null, data: { inputTokens: 20, outputTokens: 8, costUsd: 0.0125 } }),
+      m.describe({ kind: 'lifecycle', stream: null, data: { type: 'exit', reason: 'idle', exitCode: 0 } }),
+    ])`);
+    expect(described).toEqual([
+      { label: 'tool start', body: 'Bash {"command":"ls"}' },
+      { label: 'tool end', body: 'Bash (error) a.txt' },
+      { label: 'usage', body: 'in 20 · out 8 · $0.0125' },
+      { label: 'exit', body: '{"reason":"idle","exitCode":0}' },
+    ]);
+  });
+
   it('fits 1280×800 and 390×844 without sideways scrolling', async () => {
     for (const viewport of [
       { width: 1280, height: 800 },
@@ -209,6 +224,12 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
         expect(await overflowsSideways(page), `${viewport.width}×${viewport.height} ${hash}`).toBe(false);
       }
     }
+    // Forgetting the key clears it from the tab and returns to the key form, which fits too.
+    await page.locator('#signout').click();
+    await page.locator('#login').waitFor();
+    expect(await focusedId(page)).toBe('key');
+    expect(await page.evaluate('sessionStorage.getItem("berth.apiKey")')).toBeNull();
+    expect(await overflowsSideways(page)).toBe(false);
   });
 });
 
