@@ -55,8 +55,10 @@ async function refreshLists() {
   try {
     [state.groups, state.sessions] = await Promise.all([all('/v1/groups'), all('/v1/sessions')]);
     renderSidebar();
+    return true;
   } catch (err) {
     fail(err);
+    return false;
   }
 }
 
@@ -65,6 +67,8 @@ function route() {
   state.view?.close();
   state.view = null;
   for (const id of ['session', 'group', 'empty']) $(id).hidden = true;
+  // Signed out (a refused key included): nothing opens until a key is given.
+  if (!storedKey()) return;
   const [, kind, id] = /^#\/(sessions|groups)\/([\w-]+)$/.exec(location.hash) ?? [];
   if (kind === 'sessions') state.view = showSession($('session'), id);
   else if (kind === 'groups') state.view = showGroup($('group'), id);
@@ -105,7 +109,9 @@ $('login').addEventListener('submit', (event) => {
   signIn();
 });
 $('signout').addEventListener('click', () => signOut());
-$('refresh').addEventListener('click', () => refreshLists().then(() => say('Lists refreshed.')));
+$('refresh').addEventListener('click', async () => {
+  if (await refreshLists()) say('Lists refreshed.');
+});
 window.addEventListener('hashchange', route);
 window.addEventListener('berth:signout', (event) => signOut(event.detail));
 window.addEventListener('berth:changed', () => refreshLists());

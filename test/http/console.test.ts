@@ -82,6 +82,11 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
     await page.evaluate('document.activeElement && document.activeElement.blur()');
     await tabTo(page, 'key');
     expect(await focusRingShown(page)).toBe(true);
+    // A wrong key comes back to the form with the reason, and the focus returns to the field.
+    await page.keyboard.type('not-the-key');
+    await page.keyboard.press('Enter');
+    await page.locator('#login-error', { hasText: 'The key was refused' }).waitFor();
+    expect(await focusedId(page)).toBe('key');
     await page.keyboard.type(srv.token);
     await page.keyboard.press('Enter');
     const link = page.locator(`a[data-session="${sessionId}"]`);
