@@ -43,7 +43,7 @@ export function followEvents(opts: FollowOptions): Promise<number> {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       clearTimeout(timer);
-      if (message) note(message);
+      if (message) note(`berth: ${message}`);
       if (socket && socket.readyState === WebSocket.OPEN) socket.close(1000);
       else socket?.terminate();
       resolve(code);
