@@ -7,7 +7,7 @@ import { berth, berthJson, spawnBerth, type Target, watch } from './run-cli.ts';
 
 const runtime = runtimesUnderTest()[0];
 
-describe.runIf(runtime)('berth CLI against a real server and container (%s)', () => {
+describe.runIf(runtime)(`berth CLI against a real server and container (${runtime})`, () => {
   let server: TestServer;
   let target: Target;
 
