@@ -14,6 +14,11 @@ export interface CliConfig {
   image: string;
   /** PATH, to find container runtimes for doctor's local checks. */
   searchPath: string;
+  /**
+   * Which model credential this shell would hand a berth started from it (the variable's name, never its
+   * value), or `echo` when BERTH_AGENT=echo needs none; for doctor when the server cannot say.
+   */
+  localCredential: string | undefined;
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
@@ -35,10 +40,16 @@ function localToken(dataDir: string): string | undefined {
 }
 
 /** The client's own variables (known to the service, which ignores them) and the service settings it shares. */
-type CliEnv = Partial<
-  Record<(typeof CLIENT_ENV_NAMES)[number] | 'BERTH_IMAGE' | 'BERTH_DATA_DIR' | 'PATH', string>
-> &
+const CREDENTIAL_NAMES = ['BERTH_CREDENTIALS_FILE', 'ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN'] as const;
+
+type Shared = 'BERTH_IMAGE' | 'BERTH_DATA_DIR' | 'BERTH_AGENT' | 'PATH' | (typeof CREDENTIAL_NAMES)[number];
+type CliEnv = Partial<Record<(typeof CLIENT_ENV_NAMES)[number] | Shared, string>> &
   Record<string, string | undefined>;
+
+function localCredential(env: CliEnv): string | undefined {
+  if (env.BERTH_AGENT === 'echo') return 'echo';
+  return CREDENTIAL_NAMES.find((name) => env[name]);
+}
 
 export function loadCliConfig(flags: { url?: string; token?: string }, env: CliEnv = process.env): CliConfig {
   const url = (flags.url ?? env.BERTH_URL ?? DEFAULT_URL).replace(/\/+$/, '');
@@ -46,11 +57,11 @@ export function loadCliConfig(flags: { url?: string; token?: string }, env: CliE
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
     throw new UsageError(`the server URL must be http(s)://host:port, got "${url}"`);
   const image = env.BERTH_IMAGE || DEFAULT_IMAGE;
-  const searchPath = env.PATH ?? '';
-  if (flags.token) return { url, token: flags.token, tokenSource: 'flag', image, searchPath };
-  if (env.BERTH_TOKEN) return { url, token: env.BERTH_TOKEN, tokenSource: 'BERTH_TOKEN', image, searchPath };
+  const base = { url, image, searchPath: env.PATH ?? '', localCredential: localCredential(env) };
+  if (flags.token) return { ...base, token: flags.token, tokenSource: 'flag' };
+  if (env.BERTH_TOKEN) return { ...base, token: env.BERTH_TOKEN, tokenSource: 'BERTH_TOKEN' };
   const fromFile = isLoopback(url) ? localToken(env.BERTH_DATA_DIR || 'data') : undefined;
   return fromFile
-    ? { url, token: fromFile, tokenSource: 'data/api-token', image, searchPath }
-    : { url, token: undefined, tokenSource: 'none', image, searchPath };
+    ? { ...base, token: fromFile, tokenSource: 'data/api-token' }
+    : { ...base, token: undefined, tokenSource: 'none' };
 }

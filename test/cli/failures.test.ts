@@ -145,5 +145,7 @@ describe('berth CLI exit codes and messages', () => {
     expect(down.stdout).toContain('server: start it: npm start');
     // The server cannot speak for this machine, so doctor looks itself.
     expect(down.stdout).toMatch(/^local runtime\s+(ok|MISSING)\s+/m);
+    expect(down.stdout).toMatch(/^local credentials\s+MISSING\s+no ANTHROPIC_API_KEY/m);
+    expect(down.stdout).toContain('local credentials: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN');
   });
 });

@@ -84,7 +84,7 @@ export async function localChecks(searchPath: string, image: string): Promise<Fi
           name: 'local image',
           ok: false,
           detail: `${image} is not in ${runtime}`,
-          fix: `build it: npm run image (or set BERTH_IMAGE to an image ${runtime} has)`,
+          fix: `build it: npm run image (npm start also builds it when missing), or set BERTH_IMAGE to an image ${runtime} has`,
         },
   ];
 }

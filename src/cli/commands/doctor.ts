@@ -59,6 +59,19 @@ async function readiness(ctx: Context): Promise<Finding[]> {
   return findings;
 }
 
+/** For a server not yet started: whether this shell would give it a model credential. */
+function credentialFinding(found: string | undefined): Finding {
+  if (found === 'echo')
+    return { name: 'local credentials', ok: true, detail: 'none needed (BERTH_AGENT=echo)' };
+  if (found) return { name: 'local credentials', ok: true, detail: `${found} is set in this shell` };
+  return {
+    name: 'local credentials',
+    ok: false,
+    detail: 'no ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or BERTH_CREDENTIALS_FILE in this shell',
+    fix: FIXES.credentials!,
+  };
+}
+
 const doctor: Command = {
   name: 'doctor',
   usage: '',
@@ -90,6 +103,7 @@ const doctor: Command = {
     const failed = (name: string) => findings.some((f) => f.name === name && f.ok === false);
     if (local && (down || failed('runtime') || failed('image')))
       findings.push(...(await localChecks(ctx.config.searchPath, ctx.config.image)));
+    if (local && down) findings.push(credentialFinding(ctx.config.localCredential));
     report(findings, ctx.json);
     if (down) return EXIT.unreachable;
     return findings.some((f) => f.ok === false) ? EXIT.server : EXIT.ok;
