@@ -32,16 +32,15 @@ const GLOBAL: Options = {
   help: { type: 'boolean', short: 'h' },
 };
 
-/** The command named by the first one or two words, and the positionals after them. */
-function pick(positionals: string[]): { command: Command; rest: string[] } | undefined {
+/** The command named by the first one or two words. */
+function pick(positionals: string[]): Command | undefined {
   const [first, second] = positionals;
   if (first === undefined) return undefined;
   const two = second !== undefined ? byName.get(`${first} ${second}`) : undefined;
-  if (two) return { command: two, rest: positionals.slice(2) };
+  if (two) return two;
   const one = byName.get(first);
   // `groups foo` is an unknown subcommand, not `groups ls foo`.
-  if (one && (one.arity[1] > 0 || second === undefined)) return { command: one, rest: positionals.slice(1) };
-  return undefined;
+  return one && (one.arity[1] > 0 || second === undefined) ? one : undefined;
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -50,21 +49,20 @@ async function run(argv: string[]): Promise<number> {
   const positionals = loose.positionals;
   if (positionals[0] === 'help') {
     const target = pick(positionals.slice(1));
-    print(target ? commandHelp(target.command) : mainHelp(LISTED));
+    print(target ? commandHelp(target) : mainHelp(LISTED));
     return EXIT.ok;
   }
-  const picked = pick(positionals);
-  if (!picked) {
+  const command = pick(positionals);
+  if (!command) {
     if (loose.values.help && positionals.length === 0) {
       print(mainHelp(LISTED));
       return EXIT.ok;
     }
-    const what = positionals.length
-      ? `unknown command "${positionals.slice(0, 2).join(' ')}"`
-      : 'no command given';
-    throw new UsageError(`${what} (see: berth --help)`);
+    if (positionals.length)
+      throw new UsageError(`unknown command "${positionals.slice(0, 2).join(' ')}" (see: berth --help)`);
+    note(mainHelp(LISTED));
+    throw new UsageError('no command given');
   }
-  const { command } = picked;
   let values: Values;
   let rest: string[];
   try {
