@@ -1,4 +1,6 @@
 import { createServer } from 'node:net';
+import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { berth, type Target } from './run-cli.ts';
@@ -111,6 +113,18 @@ describe('berth CLI exit codes and messages', () => {
       expect(r.stdout).toContain(`Usage: berth ${command}`);
       expect(r.stdout).toContain('5  the server could not be reached');
     }
+  });
+
+  it('runs as `npx berth` in the project, without fetching anything', async () => {
+    const root = path.resolve(import.meta.dirname, '../..');
+    // --no: npx must find the project's own bin and never install a package of that name.
+    const r = await execa('npx', ['--no', 'berth', 'groups', 'ls', '--json'], {
+      cwd: root,
+      env: { BERTH_URL: target.url, BERTH_TOKEN: target.token },
+      reject: false,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([]);
   });
 
   it('doctor names what is missing with the command that fixes it, and exits non-zero', async () => {

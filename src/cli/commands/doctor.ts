@@ -3,7 +3,6 @@ import { describeProblem } from '../client.ts';
 import type { Command, Context } from '../command.ts';
 import { isLoopback } from '../config.ts';
 import { EXIT } from '../errors.ts';
-import { localChecks } from './doctor-local.ts';
 import { FIXES, type Finding, report } from './doctor-report.ts';
 
 type Readiness = components['schemas']['Readiness'];
@@ -101,8 +100,11 @@ const doctor: Command = {
       findings.push(...(await readiness(ctx)));
     }
     const failed = (name: string) => findings.some((f) => f.name === name && f.ok === false);
-    if (local && (down || failed('runtime') || failed('image')))
+    if (local && (down || failed('runtime') || failed('image'))) {
+      // Loaded on demand: execa costs every other command's start-up time.
+      const { localChecks } = await import('./doctor-local.ts');
       findings.push(...(await localChecks(ctx.config.searchPath, ctx.config.image)));
+    }
     if (local && down) findings.push(credentialFinding(ctx.config.localCredential));
     report(findings, ctx.json);
     if (down) return EXIT.unreachable;

@@ -3,7 +3,7 @@ import type { Command, Context } from '../command.ts';
 import { id, int, str } from '../command.ts';
 import { EXIT, UsageError } from '../errors.ts';
 import { print } from '../output.ts';
-import { type Event, followEvents } from './follow.ts';
+import type { Event } from './follow.ts';
 
 const KINDS = ['log', 'output', 'lifecycle', 'tool', 'usage'];
 
@@ -79,6 +79,8 @@ const logs: Command = {
       await printStored(ctx, sessionId, after, kinds);
       return EXIT.ok;
     }
+    // Loaded on demand: only -f needs the WebSocket client.
+    const { followEvents } = await import('./follow.ts');
     return followEvents({
       url: ctx.config.url,
       token: ctx.config.token,
