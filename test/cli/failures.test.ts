@@ -50,6 +50,9 @@ describe('berth CLI exit codes and messages', () => {
     expect(bad.code).toBe(4);
     expect(bad.stderr).toContain('UNAUTHORIZED: ');
     const badStream = await berth({ url: server.url, token: 'not-the-token' }, 'logs', MISSING_SESSION, '-f');
+    // A token no subprotocol can carry goes in the Authorization header instead.
+    const spaced = await berth({ url: server.url, token: 'not the token' }, 'logs', MISSING_SESSION, '-f');
+    expect(spaced).toMatchObject({ code: 4, stderr: expect.stringContaining('UNAUTHORIZED: ') });
     expect(badStream).toMatchObject({ code: 4, stderr: expect.stringContaining('UNAUTHORIZED: ') });
     expect((await berth({ url: server.url }, 'sessions')).code).toBe(4);
 

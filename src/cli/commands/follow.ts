@@ -19,6 +19,8 @@ export interface FollowOptions {
 
 const FIRST_DELAY_MS = 250;
 const MAX_DELAY_MS = 5000;
+/** RFC 6455 subprotocol names are RFC 7230 tokens. */
+const SUBPROTOCOL = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Follows a session's stream over WebSocket until SIGINT/SIGTERM (exit 0) or a fatal refusal.
@@ -27,7 +29,11 @@ const MAX_DELAY_MS = 5000;
 export function followEvents(opts: FollowOptions): Promise<number> {
   const base = opts.url.replace(/^http/, 'ws');
   // Browsers' way in, documented in openapi.yaml: the server selects berth.v1 and never echoes the token.
-  const protocols = opts.token ? ['berth.v1', `bearer.${opts.token}`] : ['berth.v1'];
+  // A token with characters a subprotocol cannot carry (a hand-set BERTH_API_TOKEN) goes in the header.
+  const asProtocol = opts.token !== undefined && SUBPROTOCOL.test(opts.token);
+  const protocols = asProtocol ? ['berth.v1', `bearer.${opts.token}`] : ['berth.v1'];
+  const headers: Record<string, string> =
+    opts.token && !asProtocol ? { authorization: `Bearer ${opts.token}` } : {};
   let last = opts.after;
   let opened = false;
   let lost = false;
@@ -77,7 +83,9 @@ export function followEvents(opts: FollowOptions): Promise<number> {
     function connect() {
       const query = new URLSearchParams({ after: String(last) });
       if (opts.kinds) query.set('kinds', opts.kinds);
-      const ws = new WebSocket(`${base}/v1/sessions/${opts.sessionId}/stream?${query}`, protocols);
+      const ws = new WebSocket(`${base}/v1/sessions/${opts.sessionId}/stream?${query}`, protocols, {
+        headers,
+      });
       socket = ws;
       let refused = false;
       ws.on('unexpected-response', (_req, res) => {
