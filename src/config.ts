@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import { cliEnv } from './config/cli-env.ts';
+import { CLIENT_ENV_NAMES, cliEnv } from './config/cli-env.ts';
 import { containerFields } from './config/fields-containers.ts';
 import { serviceFields } from './config/fields-service.ts';
 import { ConfigError, type Env } from './config/parse.ts';
@@ -85,12 +85,13 @@ export interface Config {
 export const fields = [...serviceFields, ...containerFields];
 
 const known = new Set<string>(fields.map((f) => f.env));
+const clientNames = new Set<string>(CLIENT_ENV_NAMES);
 
 /** Parses the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
-    if (name.startsWith('BERTH_') && !known.has(name)) {
+    if (name.startsWith('BERTH_') && !known.has(name) && !clientNames.has(name)) {
       problems.push(
         `${name} is not a berth setting (known: ${[...known].filter((k) => k.startsWith('BERTH_')).join(', ')})`,
       );
