@@ -70,6 +70,7 @@ export interface Config {
   maxViewersPerSession: number;
   maxViewersPerKey: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat: 'auto' | 'json' | 'pretty';
   timezone: string;
   scheduleTimezone: string;
   schedulePollMs: number;

@@ -7,7 +7,7 @@ const recipe = path.resolve(import.meta.dirname, '../../container/image');
 
 /**
  * Dependencies point one way: http → sessions|schedules|images → runtime|proxy|mounts|protocol → events → store.
- * The wiring files (main, server, app) may import anything; config and errors are importable by every
+ * The wiring files (main, server, app) may import anything; config, errors, logger and metrics are importable by every
  * folder except runtime and protocol, which import nothing of berth's outside their own folder.
  */
 const LEVEL: Record<string, number> = {
@@ -23,7 +23,7 @@ const LEVEL: Record<string, number> = {
   store: 1,
 };
 const WIRING = new Set(['main.ts', 'server.ts', 'app.ts']);
-const SHARED = new Set(['config.ts', 'config', 'errors.ts', 'logger.ts']);
+const SHARED = new Set(['config.ts', 'config', 'errors.ts', 'logger.ts', 'metrics.ts']);
 const SEALED = new Set(['runtime', 'protocol']);
 
 function files(dir: string): string[] {

@@ -52,6 +52,10 @@ const onlyOwn = (request: AccessRequest) => (_w: World, side: Side) => (side ===
 export const FIXTURES: Record<string, Fixture> = {
   getHealth: { request: onlyOwn({}) },
   getReadiness: { request: onlyOwn({}), ok: noRuntime(503) },
+  getMetrics: { request: onlyOwn({}) },
+  getOpenApi: { request: onlyOwn({}) },
+  getDocs: { request: onlyOwn({}) },
+  getDocsAsset: { request: onlyOwn({ params: { asset: 'swagger-ui.css' } }) },
 
   createGroup: {
     request: (_w, side) => (side === 'own' ? { body: { name: 'G', folder: unique('cg') } } : undefined),
