@@ -39,6 +39,7 @@ export interface Config {
   stopGraceMs: number;
   maxContainers: number;
   maxAttempts: number;
+  metricsAddress: { host: string; port: number } | undefined;
   proxyHost: string | undefined;
   proxyPort: number;
   proxyUpstream: string;

@@ -1,4 +1,5 @@
 import { mkdirSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -7,6 +8,7 @@ import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
 import { loadPepper } from './http/keys/secret.ts';
 import { redactPaths, requestSerializer } from './http/log-redact.ts';
+import { listenMetrics } from './http/metrics/listener.ts';
 import { AgentImageBuild } from './images/agent-image.ts';
 import { ImageBuilder } from './images/builder.ts';
 import { logDestination } from './logger.ts';
@@ -38,6 +40,9 @@ export interface Parts {
   schedules: Scheduler;
   instanceId: string;
   installId: string;
+  metrics: PromMetrics;
+  /** Where GET /metrics is served without a key (BERTH_METRICS_ADDR), if anywhere. */
+  metricsAddress: AddressInfo | undefined;
 }
 
 export interface Server {
@@ -81,6 +86,11 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     metrics.databaseError('metrics');
     log.warn({ err }, 'reading sessions for metrics failed');
   });
+  const metricsListener = config.metricsAddress
+    ? await listenMetrics(metrics, config.metricsAddress, log)
+    : undefined;
+  if (metricsListener)
+    log.info({ address: metricsListener.address }, 'GET /metrics is served here without a key');
   const ids = identities(config);
   const { installId, instanceId } = ids;
   const events = new EventLog(store, { instanceId, log, metrics });
@@ -229,12 +239,15 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
       schedules,
       instanceId,
       installId,
+      metrics,
+      metricsAddress: metricsListener?.address,
     },
     apiToken: token,
     tokenGenerated: generated,
     async close() {
       clearInterval(prune);
       await app.close();
+      await metricsListener?.close();
       await schedules.close();
       await reconciler?.stop();
       await images.close();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 import { newKey } from '../support/access.ts';
 import { type FakeModel, startFakeModel } from '../support/fake-model.ts';
 import { ensureAgentImage } from '../support/image.ts';
@@ -83,6 +84,14 @@ describe.runIf(runtime)('GET /metrics while a session runs', () => {
     }
   });
 
+  it('reports the configured credential in readyz by mode, never by value', async () => {
+    const ready = await json<{ checks: { modelCredential: { ok: boolean; detail: string } } }>(
+      await server.api('/readyz'),
+    );
+    // The echo agent needs no credential; the proxy still holds one here.
+    expect(ready.checks.modelCredential).toEqual({ ok: true, detail: 'not needed by the echo agent' });
+  });
+
   it('moves wakes, messages, events, containers, viewers, proxy traffic and tokens as a session runs', async () => {
     const before = await scrape();
     for (const name of [
@@ -148,4 +157,53 @@ describe.runIf(runtime)('GET /metrics while a session runs', () => {
     expect(value(after, 'berth_sessions', { status: 'idle' })).toBeGreaterThanOrEqual(1);
     expect(value(after, 'berth_runtime_errors_total')).toBe(0);
   }, 120_000);
+});
+
+describe('BERTH_METRICS_ADDR', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer('pglite', {
+      BERTH_RUNTIME: 'container',
+      BERTH_METRICS_ADDR: '127.0.0.1:0',
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('serves GET /metrics without a key on its own loopback address, and nothing else there', async () => {
+    const address = server.parts.metricsAddress!;
+    expect(address.address).toBe('127.0.0.1');
+    const base = `http://127.0.0.1:${address.port}`;
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(samples(await res.text()).some((s) => s.name === 'berth_sessions')).toBe(true);
+    for (const path of ['/v1/groups', '/healthz', '/docs'])
+      expect((await fetch(`${base}${path}`)).status, path).toBe(404);
+    // On the API itself it still needs an admin key.
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+  });
+
+  it('refuses an address other machines could reach, or a malformed one', () => {
+    for (const bad of [
+      '0.0.0.0:9464',
+      '[::]:9464',
+      '10.1.2.3:9464',
+      'example.com:9464',
+      '127.0.0.1',
+      ':9464',
+    ]) {
+      expect(() => loadConfig({ BERTH_METRICS_ADDR: bad }), bad).toThrow(ConfigError);
+      expect(() => loadConfig({ BERTH_METRICS_ADDR: bad }), bad).toThrow(/BERTH_METRICS_ADDR/);
+    }
+    expect(loadConfig({ BERTH_METRICS_ADDR: '[::1]:9464' }).metricsAddress).toEqual({
+      host: '::1',
+      port: 9464,
+    });
+    expect(loadConfig({ BERTH_METRICS_ADDR: 'localhost:9464' }).metricsAddress).toEqual({
+      host: 'localhost',
+      port: 9464,
+    });
+  });
 });
