@@ -13,6 +13,7 @@ command -v slirp4netns >/dev/null || need+=(slirp4netns)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ -x /bin/busybox ] && /bin/busybox --list | grep -qx wget || need+=(busybox-static)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   apt-get update -qq

@@ -1,7 +1,22 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { specPath } from '../../src/http/spec.ts';
+import { needs } from '../support/needs.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const haveChromium = needs('chromium', existsSync(CHROMIUM), 'apt-get install chromium');
 
 describe('GET /docs', () => {
   let server: TestServer;
@@ -46,6 +61,36 @@ describe('GET /docs', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/yaml/);
     expect(await res.text()).toBe(readFileSync(specPath, 'utf8'));
   });
+
+  it.runIf(haveChromium)(
+    'renders every operation in Chromium with no CSP or script error and no outside request',
+    async () => {
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+        });
+        page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+        page.on('requestfailed', (r) => problems.push(`failed: ${r.url()}`));
+        const outside: string[] = [];
+        page.on('request', (r) => {
+          if (!r.url().startsWith(`${server.url}/`) && !r.url().startsWith('data:')) outside.push(r.url());
+        });
+        await page.goto(`${server.url}/docs`);
+        await page.waitForSelector('.opblock-summary-path');
+        const shown = await page.$$eval('.opblock-summary-path', (els) => els.length);
+        const spec = readFileSync(specPath, 'utf8');
+        expect(shown).toBe([...spec.matchAll(/^ {6}operationId: /gm)].length);
+        expect(problems).toEqual([]);
+        expect(outside).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    },
+    60_000,
+  );
 
   it('serves nothing else of the package and no path outside it', async () => {
     for (const name of [
