@@ -63,6 +63,8 @@ export class PromMetrics implements Metrics {
   readonly #builds: Counter<'result'>;
   readonly #dbErrors: Counter<'where'>;
   readonly #runtimeErrors: Counter<'where'>;
+  /** Label children of the per-event and per-message counters, bound once: no label hashing per call. */
+  readonly #bound = new Map<string, { inc(n?: number): void }>();
 
   constructor(onCollectError: (err: unknown) => void) {
     const registers = [this.registry];
@@ -192,13 +194,13 @@ export class PromMetrics implements Metrics {
     if (result === 'started') this.#wakeSeconds.observe(seconds);
   }
   messages(status: MessageStatus, count: number): void {
-    if (count > 0) this.#messages.inc({ status }, count);
+    if (count > 0) this.#child(this.#messages, 'status', status).inc(count);
   }
   delivered(seconds: number): void {
     this.#deliverySeconds.observe(seconds);
   }
   eventStored(kind: string): void {
-    this.#events.inc({ kind });
+    this.#child(this.#events, 'kind', kind).inc();
   }
   logLineShed(): void {
     this.#shed.inc();
@@ -219,5 +221,15 @@ export class PromMetrics implements Metrics {
   }
   runtimeError(where: string): void {
     this.#runtimeErrors.inc({ where });
+  }
+
+  #child<L extends string>(counter: Counter<L>, label: L, value: string): { inc(n?: number): void } {
+    const key = `${label}\u0000${value}`;
+    let child = this.#bound.get(key);
+    if (!child) {
+      child = counter.labels({ [label]: value } as Partial<Record<L, string>>);
+      this.#bound.set(key, child);
+    }
+    return child;
   }
 }
