@@ -59,7 +59,8 @@ export interface paths {
          *     `berth_proxy_bytes_total{group,direction}`, `berth_model_tokens_total{group,kind}`,
          *     `berth_image_builds_total{result}`, `berth_database_errors_total{where}`,
          *     `berth_runtime_errors_total{where}`, and the Node.js process metrics. Counters count what
-         *     this instance did since it started.
+         *     this instance did since it started. `BERTH_METRICS_ADDR` also serves the same page without a
+         *     key on a loopback address of its own.
          */
         get: operations["getMetrics"];
         put?: never;
