@@ -11,7 +11,18 @@ const ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js', 'index.css', '
 
 /** The page points Swagger UI at this service's contract; the setup is a file, so no inline script is needed. */
 const INIT = `window.addEventListener('load', () => {
-  window.ui = SwaggerUIBundle({ url: '/openapi.yaml', dom_id: '#swagger-ui', deepLinking: true, layout: 'BaseLayout' });
+  window.ui = SwaggerUIBundle({
+    url: '/openapi.yaml',
+    dom_id: '#swagger-ui',
+    deepLinking: true,
+    layout: 'BaseLayout',
+    // "Try it out" calls the berth that served this page, whatever address the contract's example names.
+    requestInterceptor: (req) => {
+      const target = new URL(req.url, location.href);
+      req.url = location.origin + target.pathname + target.search;
+      return req;
+    },
+  });
 });
 `;
 
