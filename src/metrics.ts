@@ -53,9 +53,7 @@ export class PromMetrics implements Metrics {
   #sources: MetricSources | undefined;
   readonly #wakes: Counter<'result'>;
   readonly #wakeSeconds: Histogram;
-  readonly #messages: Counter<'status'>;
   readonly #deliverySeconds: Histogram;
-  readonly #events: Counter<'kind'>;
   readonly #shed: Counter;
   readonly #proxyRequests: Counter<'group'>;
   readonly #proxyBytes: Counter<'group' | 'direction'>;
@@ -63,8 +61,9 @@ export class PromMetrics implements Metrics {
   readonly #builds: Counter<'result'>;
   readonly #dbErrors: Counter<'where'>;
   readonly #runtimeErrors: Counter<'where'>;
-  /** Label children of the per-event and per-message counters, bound once: no label hashing per call. */
-  readonly #bound = new Map<string, { inc(n?: number): void }>();
+  /** Per-event and per-message counts are plain numbers, handed to prom-client at scrape time. */
+  readonly #messageCounts = new Map<string, number>();
+  readonly #eventCounts = new Map<string, number>();
 
   constructor(onCollectError: (err: unknown) => void) {
     const registers = [this.registry];
@@ -115,24 +114,30 @@ export class PromMetrics implements Metrics {
       buckets: WAKE_BUCKETS,
       registers,
     });
-    this.#messages = new Counter({
-      name: 'berth_messages_total',
-      help: 'Messages by status reached: accepted (posted), delivered (written to a container), done, failed.',
-      labelNames: ['status'],
-      registers,
-    });
+    countedAtScrape(
+      {
+        name: 'berth_messages_total',
+        help: 'Messages by status reached: accepted (posted), delivered (written to a container), done, failed.',
+        labelNames: ['status'],
+        registers,
+      },
+      this.#messageCounts,
+    );
     this.#deliverySeconds = new Histogram({
       name: 'berth_message_delivery_seconds',
       help: "From a message's acceptance to its delivery to a container.",
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.#events = new Counter({
-      name: 'berth_events_appended_total',
-      help: 'Events stored, by kind.',
-      labelNames: ['kind'],
-      registers,
-    });
+    countedAtScrape(
+      {
+        name: 'berth_events_appended_total',
+        help: 'Events stored, by kind.',
+        labelNames: ['kind'],
+        registers,
+      },
+      this.#eventCounts,
+    );
     this.#shed = new Counter({
       name: 'berth_log_lines_shed_total',
       help: 'Container log lines dropped because the database could not keep up.',
@@ -194,13 +199,13 @@ export class PromMetrics implements Metrics {
     if (result === 'started') this.#wakeSeconds.observe(seconds);
   }
   messages(status: MessageStatus, count: number): void {
-    if (count > 0) this.#child(this.#messages, 'status', status).inc(count);
+    this.#messageCounts.set(status, (this.#messageCounts.get(status) ?? 0) + count);
   }
   delivered(seconds: number): void {
     this.#deliverySeconds.observe(seconds);
   }
   eventStored(kind: string): void {
-    this.#child(this.#events, 'kind', kind).inc();
+    this.#eventCounts.set(kind, (this.#eventCounts.get(kind) ?? 0) + 1);
   }
   logLineShed(): void {
     this.#shed.inc();
@@ -222,14 +227,19 @@ export class PromMetrics implements Metrics {
   runtimeError(where: string): void {
     this.#runtimeErrors.inc({ where });
   }
+}
 
-  #child<L extends string>(counter: Counter<L>, label: L, value: string): { inc(n?: number): void } {
-    const key = `${label}\u0000${value}`;
-    let child = this.#bound.get(key);
-    if (!child) {
-      child = counter.labels({ [label]: value } as Partial<Record<L, string>>);
-      this.#bound.set(key, child);
-    }
-    return child;
-  }
+/** A counter with one label whose values live in `counts` (one Map update per event) until a scrape reads them. */
+function countedAtScrape(
+  opts: { name: string; help: string; labelNames: [string]; registers: Registry[] },
+  counts: Map<string, number>,
+): void {
+  const label = opts.labelNames[0];
+  new Counter({
+    ...opts,
+    collect() {
+      this.reset();
+      for (const [value, n] of counts) if (n > 0) this.inc({ [label]: value }, n);
+    },
+  });
 }
