@@ -39,6 +39,7 @@ export interface Config {
   stopGraceMs: number;
   maxContainers: number;
   maxAttempts: number;
+  metricsAddress: { host: string; port: number } | undefined;
   proxyHost: string | undefined;
   proxyPort: number;
   proxyUpstream: string;
@@ -70,6 +71,7 @@ export interface Config {
   maxViewersPerSession: number;
   maxViewersPerKey: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat: 'auto' | 'json' | 'pretty';
   timezone: string;
   scheduleTimezone: string;
   schedulePollMs: number;

@@ -47,6 +47,7 @@ export const ERROR_CATALOGUE = {
   IMAGE_BUILD_NOT_FOUND: { status: 404, title: 'Image build not found' },
   KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
   SCHEDULE_NOT_FOUND: { status: 404, title: 'Schedule not found' },
+  DOCS_ASSET_NOT_FOUND: { status: 404, title: 'No such documentation asset' },
   GROUP_FOLDER_TAKEN: { status: 409, title: 'Folder is taken' },
   SESSION_EXTERNAL_KEY_TAKEN: { status: 409, title: 'External key is taken' },
   IMAGE_BUILD_IN_PROGRESS: { status: 409, title: 'An image build is in progress' },
@@ -84,6 +85,7 @@ export const ERROR_CATALOGUE = {
   IMAGE_BUILDING: { status: 503, title: 'Agent image is being built' },
   DISK_LOW: { status: 503, title: 'The data directory is low on disk space' },
   IMAGE_UNAVAILABLE: { status: 503, title: 'Base agent image is missing' },
+  MODEL_CREDENTIAL_MISSING: { status: 503, title: 'No model credential is configured' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import {
   encodeClose,
   encodeInterrupt,
@@ -32,6 +33,7 @@ export interface RunDeps {
   /** A turn's usage frame, to be added to the session's totals. */
   onUsage(usage: UsageFrame): void;
   log: Logger;
+  metrics: Metrics;
 }
 
 /**
@@ -152,7 +154,10 @@ export class LiveRun {
           if (stdin.destroyed || stdin.writableEnded) break;
           this.#inFlight.add(m.id);
           this.#written.add(m.id);
-          if (!stdin.write(encodeMessage({ id: m.id, seq: m.seq, text: m.body }))) await drained(stdin);
+          const full = !stdin.write(encodeMessage({ id: m.id, seq: m.seq, text: m.body }));
+          this.#deps.metrics.messages('delivered', 1);
+          this.#deps.metrics.delivered((Date.now() - m.createdAt.getTime()) / 1000);
+          if (full) await drained(stdin);
         }
         this.#armTurn();
         if (batch.length === DELIVERY_BATCH) this.#deliverAgain = true;
@@ -213,6 +218,7 @@ export class LiveRun {
   /** Settled through the event log: after, and atomically with, the replies that preceded the ack. */
   #settle(id: string, status: 'done' | 'failed', error?: string): void {
     this.#inFlight.delete(id);
+    this.#deps.metrics.messages(status, 1);
     if (this.#inFlight.size === 0) this.#clearTurn();
     void this.#deps.events.settle(this.sessionId, { id, status, ...(error ? { error } : {}) });
   }

@@ -1,5 +1,6 @@
 import type { EventLog } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
 import type { Queryable } from '../store/db.ts';
 import { addAgentUsage, updateRun } from '../store/sessions.ts';
@@ -9,7 +10,7 @@ import type { RunKey } from './run-end.ts';
 
 /** The live side of a launched container: its protocol, timers and delivery, wired to the store. */
 export function openLiveRun(
-  deps: { db: Queryable; events: EventLog; runtime: ContainerRuntime; log: Logger },
+  deps: { db: Queryable; events: EventLog; runtime: ContainerRuntime; log: Logger; metrics: Metrics },
   key: RunKey,
   launched: Launched,
 ): LiveRun {
@@ -38,6 +39,7 @@ export function openLiveRun(
           log.warn({ err, sessionId: key.sessionId }, 'saving agent usage failed'),
         ),
       log,
+      metrics: deps.metrics,
     },
   );
 }

@@ -208,3 +208,12 @@ export async function requeueUnacked(
     .returning({ id: messages.id });
   return { requeued: requeued.length, failed };
 }
+
+/** Fails every pending message of a session with one reason (nothing can answer them); returns them. */
+export async function failPending(db: Queryable, sessionId: string, error: string): Promise<MessageRow[]> {
+  return db
+    .update(messages)
+    .set({ status: 'failed', error, updatedAt: new Date() })
+    .where(and(eq(messages.sessionId, sessionId), eq(messages.status, 'pending')))
+    .returning();
+}

@@ -7,7 +7,7 @@ const recipe = path.resolve(import.meta.dirname, '../../container/image');
 
 /**
  * Dependencies point one way: http → sessions|schedules|images → runtime|proxy|mounts|protocol → events → store.
- * The wiring files (main, server, app) may import anything; config and errors are importable by every
+ * The wiring files (main, server, app) may import anything; config, errors, logger and metrics are importable by every
  * folder except runtime and protocol, which import nothing of berth's outside their own folder.
  * cli (the `berth` command) is a client on top: it sees the service only through its HTTP contract.
  */
@@ -25,7 +25,7 @@ const LEVEL: Record<string, number> = {
   store: 1,
 };
 const WIRING = new Set(['main.ts', 'server.ts', 'app.ts']);
-const SHARED = new Set(['config.ts', 'config', 'errors.ts', 'logger.ts']);
+const SHARED = new Set(['config.ts', 'config', 'errors.ts', 'logger.ts', 'metrics.ts']);
 const SEALED = new Set(['runtime', 'protocol']);
 /** All the CLI may import of berth's outside src/cli: the generated API types and the names of its variables. */
 const CLI_ALLOWED = new Set(['http/api.d.ts', 'config/cli-env.ts'].map((f) => path.join(src, f)));

@@ -54,6 +54,10 @@ export const FIXTURES: Record<string, Fixture> = {
   getReadiness: { request: onlyOwn({}), ok: noRuntime(503) },
   getConsole: { request: onlyOwn({}) },
   getConsoleAsset: { request: onlyOwn({ params: { asset: 'app.js' } }) },
+  getMetrics: { request: onlyOwn({}) },
+  getOpenApi: { request: onlyOwn({}) },
+  getDocs: { request: onlyOwn({}) },
+  getDocsAsset: { request: onlyOwn({ params: { asset: 'swagger-ui.css' } }) },
 
   createGroup: {
     request: (_w, side) => (side === 'own' ? { body: { name: 'G', folder: unique('cg') } } : undefined),

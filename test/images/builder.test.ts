@@ -87,6 +87,9 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     const later = await watchOutput(groupId, started.body.id);
     expect(later.frames).toEqual(watched.frames);
     expect(done, done.outputTail).toMatchObject({ status: 'succeeded', error: null, reused: false });
+    expect(await server.parts.metrics.scrape()).toMatch(
+      /^berth_image_builds_total\{result="succeeded"\} 1$/m,
+    );
     expect(done.durationMs).toBeGreaterThanOrEqual(0);
     expect(done.outputTail).toContain('npm install');
     expect(imageExists(done.tag)).toBe(true);
@@ -141,6 +144,9 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     expect(cancel.res.status).toBe(200);
     expect(cancel.body).toMatchObject({ status: 'cancelled', error: 'cancelled' });
     expect(cancel.body.finishedAt).not.toBeNull();
+    expect(await server.parts.metrics.scrape()).toMatch(
+      /^berth_image_builds_total\{result="cancelled"\} 1$/m,
+    );
     expect(imageExists(first.body.tag)).toBe(false);
     const group = await call<Group>(server, 'GET', `/v1/groups/${groupId}`);
     expect(group.body.containerConfig).toEqual({ memoryMb: 256 });

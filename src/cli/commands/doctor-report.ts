@@ -19,7 +19,7 @@ export const FIXES: Record<string, string> = {
   image: 'build the agent image: npm run image (or set BERTH_IMAGE to an image the runtime has)',
   proxy: "the credential proxy is not running: check BERTH_PROXY_HOST / BERTH_PROXY_PORT and berth's log",
   network: "see the detail and berth's log; BERTH_NETWORK_POLICY sets the default policy",
-  credentials:
+  modelCredential:
     "set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN in berth's environment (or BERTH_CREDENTIALS_FILE) and restart berth",
 };
 

@@ -49,12 +49,6 @@ async function readiness(ctx: Context): Promise<Finding[]> {
     if (c.warning) f.warning = c.warning;
     return f;
   });
-  if (!('credentials' in checks))
-    findings.push({
-      name: 'credentials',
-      ok: undefined,
-      detail: 'not reported by this server; the first message to a claude agent fails if none is configured',
-    });
   return findings;
 }
 
@@ -67,7 +61,7 @@ function credentialFinding(found: string | undefined): Finding {
     name: 'local credentials',
     ok: false,
     detail: 'no ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or BERTH_CREDENTIALS_FILE in this shell',
-    fix: FIXES.credentials!,
+    fix: FIXES.modelCredential!,
   };
 }
 

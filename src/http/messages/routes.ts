@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { type Metrics, noMetrics } from '../../metrics.ts';
 import { repliesTo } from '../../store/events.ts';
 import { enqueueMessage, listMessages } from '../../store/messages.ts';
 import { withDeadline } from '../../store/retry.ts';
@@ -9,7 +10,7 @@ import { presentEvent, presentMessage } from '../present.ts';
 import { route } from '../route.ts';
 import { waitForMessage } from './wait.ts';
 
-export function messageRoutes(ctx: AppContext) {
+export function messageRoutes(ctx: AppContext, metrics: Metrics = noMetrics) {
   return async (app: FastifyInstance) => {
     const { db } = ctx.store;
 
@@ -26,7 +27,10 @@ export function messageRoutes(ctx: AppContext) {
       // Stored first, then handed to the runner: a crash in between leaves it pending for the next wake.
       ctx.runner.messageQueued(sessionId);
       reply.code(created ? 202 : 200);
-      if (created) reply.header('location', `/v1/sessions/${sessionId}/messages/${message.id}`);
+      if (created) {
+        metrics.messages('accepted', 1);
+        reply.header('location', `/v1/sessions/${sessionId}/messages/${message.id}`);
+      }
       return presentMessage(message);
     });
 
