@@ -1,68 +1,98 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, notExists, sql } from 'drizzle-orm';
 import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
 import { type MessageRow, messages, sessions } from './schema.ts';
+import { isNotNullViolation, isUniqueViolation } from './sql-errors.ts';
 
-/** Carries an earlier message with the same Idempotency-Key out of (and so rolls back) the transaction. */
-class Retried {
-  constructor(readonly message: MessageRow) {}
+export interface NewMessage {
+  sessionId: string;
+  body: string;
+  idempotencyKey?: string | undefined;
+  requestHash?: string;
 }
 
+/** Statements tried when a concurrent post with the same Idempotency-Key commits in between. */
+const ENQUEUE_TRIES = 3;
+
 /**
- * Stores an inbound message with the next per-session seq. Taking the seq locks the session row,
- * which serialises concurrent posts, so a retried Idempotency-Key returns the original instead of a
- * duplicate (and, rolled back, leaves no gap in the seqs).
+ * Stores an inbound message with the next per-session seq in one statement (one round trip, no
+ * transaction): taking the seq locks the session row, which serialises concurrent posts, and the
+ * insert reads that seq, so a failed insert rolls the counter back and leaves no gap. A repeated
+ * Idempotency-Key takes no seq and returns the original; a concurrent twin loses on the unique index
+ * and, tried again, finds the one that won.
  */
 export async function enqueueMessage(
   db: Queryable,
-  input: { sessionId: string; body: string; idempotencyKey?: string | undefined; requestHash?: string },
+  input: NewMessage,
 ): Promise<{ message: MessageRow; created: boolean }> {
-  try {
-    return await db.transaction(async (tx) => {
-      const [counter] = await tx
-        .update(sessions)
-        .set({ messageSeq: sql`${sessions.messageSeq} + 1` })
-        .where(eq(sessions.id, input.sessionId))
-        .returning({ seq: sessions.messageSeq });
-      if (!counter) throw new NotFoundError('session', input.sessionId);
-      if (input.idempotencyKey !== undefined) {
-        const [existing] = await tx
+  const key = input.idempotencyKey;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [message] = await insertNext(db, input);
+      return { message: message!, created: true };
+    } catch (err) {
+      // A null seq: the counter took nothing, because the key was used before or there is no session.
+      if (isNotNullViolation(err)) return earlier(db, input);
+      if (key === undefined || !isUniqueViolation(err) || attempt >= ENQUEUE_TRIES) throw err;
+    }
+  }
+}
+
+/** The message an Idempotency-Key was first used for, when the body matches. */
+async function earlier(db: Queryable, input: NewMessage): Promise<{ message: MessageRow; created: false }> {
+  const key = input.idempotencyKey;
+  const [existing] =
+    key === undefined
+      ? []
+      : await db
           .select()
           .from(messages)
-          .where(
-            and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, input.idempotencyKey)),
-          );
-        if (existing) {
-          // Rows stored before request hashes existed are compared by their text, the whole body then.
-          const same = existing.requestHash
-            ? existing.requestHash === input.requestHash
-            : existing.body === input.body;
-          if (!same)
-            throw new AppError(
-              'IDEMPOTENCY_KEY_REUSED',
-              `Idempotency-Key ${JSON.stringify(input.idempotencyKey)} was used for message ${existing.id} with a different body`,
-            );
-          throw new Retried(existing);
-        }
-      }
-      const [message] = await tx
-        .insert(messages)
-        .values({
-          id: newId('msg'),
-          sessionId: input.sessionId,
-          seq: counter.seq,
-          idempotencyKey: input.idempotencyKey ?? null,
-          requestHash: input.requestHash ?? null,
-          body: input.body,
-        })
-        .returning();
-      return { message: message!, created: true };
-    });
-  } catch (err) {
-    if (err instanceof Retried) return { message: err.message, created: false };
-    throw err;
-  }
+          .where(and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, key)));
+  if (!existing) throw new NotFoundError('session', input.sessionId);
+  // Rows stored before request hashes existed are compared by their text, the whole body then.
+  const same = existing.requestHash
+    ? existing.requestHash === input.requestHash
+    : existing.body === input.body;
+  if (!same)
+    throw new AppError(
+      'IDEMPOTENCY_KEY_REUSED',
+      `Idempotency-Key ${JSON.stringify(key)} was used for message ${existing.id} with a different body`,
+    );
+  return { message: existing, created: false };
+}
+
+/** `with counter as (update sessions … returning seq) insert into messages values (…, (select seq from counter), …)`. */
+function insertNext(db: Queryable, input: NewMessage) {
+  const key = input.idempotencyKey;
+  const unused =
+    key === undefined
+      ? undefined
+      : notExists(
+          db
+            .select({ one: sql`1` })
+            .from(messages)
+            .where(and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, key))),
+        );
+  const counter = db.$with('counter').as(
+    db
+      .update(sessions)
+      .set({ messageSeq: sql`${sessions.messageSeq} + 1` })
+      .where(and(eq(sessions.id, input.sessionId), unused))
+      .returning({ seq: sessions.messageSeq }),
+  );
+  return db
+    .with(counter)
+    .insert(messages)
+    .values({
+      id: newId('msg'),
+      sessionId: input.sessionId,
+      seq: sql`(select ${counter.seq} from ${counter})`,
+      idempotencyKey: key ?? null,
+      requestHash: input.requestHash ?? null,
+      body: input.body,
+    })
+    .returning();
 }
 
 export async function getMessage(db: Queryable, sessionId: string, id: string): Promise<MessageRow> {
