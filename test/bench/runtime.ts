@@ -1,13 +1,12 @@
-import process from 'node:process';
 import type { ContainerRuntime } from '../../src/runtime/index.ts';
 import {
   awaitEvents,
   type BenchServer,
   childrenRssMb,
   emptyNodeRssMb,
+  monitorRssMb,
   newSession,
   postMessage,
-  rssMb,
   startRawAgent,
   stopSession,
   streamOutputs,
@@ -18,7 +17,7 @@ export interface RuntimeBenchContext {
   berth: BenchServer;
   runtime: ContainerRuntime;
   image: string;
-  /** Service RSS measured right after start, before any session existed. */
+  /** berth's RSS after GC, measured right after start, before any session existed. */
   idleRssMb: number;
 }
 
@@ -141,6 +140,7 @@ export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext)
 
   // 4b. many sessions woken at once vs as many raw containers started in parallel.
   const sessions = await Promise.all(Array.from({ length: fleet }, () => newSession(b)));
+  const before = await b.memory();
   const fleetStart = performance.now();
   await Promise.all(
     sessions.map(async (id) => {
@@ -167,10 +167,14 @@ export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext)
     higherIsBetter: false,
   });
 
-  // 5. memory: the service process with the fleet still running vs an empty node process.
+  // 5. memory: berth's own growth per running session (after GC), and the runtime CLI process each keeps.
+  const after = await b.memory();
   const nodeRss = await emptyNodeRssMb();
   const running = (await runtime.list({ 'berth.install': b.installId })).filter((c) => c.running).length;
-  const cli = childrenRssMb(process.pid, runtime.name);
+  const cli = childrenRssMb(b.pid, runtime.name);
+  const monitors = monitorRssMb(sessions);
+  const perMonitor = monitors.count ? monitors.mb / monitors.count : Number.NaN;
+  const monitorName = `${runtime.name === 'podman' ? 'conmon' : 'runtime monitor'} per container (RSS)`;
   rows.push(
     {
       name: 'service RSS, idle',
@@ -179,16 +183,25 @@ export async function benchRuntime(opts: BenchOptions, ctx: RuntimeBenchContext)
       unit: 'MB',
       baselineName: 'empty node process',
       higherIsBetter: false,
-      note: 'bench harness shares the process',
+      note: 'berth in its own process, after GC',
     },
     {
-      name: `service RSS, ${running} sessions running`,
-      berth: rssMb(process.pid),
-      baseline: nodeRss,
+      name: 'berth memory per running session',
+      berth: (after.rssMb - before.rssMb) / fleet,
+      baseline: perMonitor,
       unit: 'MB',
-      baselineName: 'empty node process',
+      baselineName: monitorName,
       higherIsBetter: false,
-      note: `plus ${cli.count} attached ${runtime.name} CLI processes: ${cli.mb.toFixed(0)} MB`,
+      note: `RSS growth ÷ ${fleet} after GC with ${running} sessions running; heap ${(((after.heapMb - before.heapMb) / fleet) * 1024).toFixed(0)} kB per session`,
+    },
+    {
+      name: `${runtime.name} CLI process per running session`,
+      berth: cli.count ? cli.mb / cli.count : Number.NaN,
+      baseline: perMonitor,
+      unit: 'MB',
+      baselineName: monitorName,
+      higherIsBetter: false,
+      note: `${cli.count} attached \`${runtime.name} run -i\` processes, ${cli.mb.toFixed(0)} MB; gone once runs attach over the runtime's API socket or a socket the runner dials`,
     },
   );
   return rows;

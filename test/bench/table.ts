@@ -47,3 +47,15 @@ export function formatTable(rows: BenchRow[]): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
+
+export const README_START = '<!-- bench-table -->';
+export const README_END = '<!-- /bench-table -->';
+
+/** The README with the text between its bench-table markers replaced by `block`. */
+export function withBenchBlock(readme: string, block: string): string {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start)
+    throw new Error(`README.md lacks the ${README_START} … ${README_END} markers`);
+  return `${readme.slice(0, start + README_START.length)}\n${block}\n${readme.slice(end)}`;
+}
