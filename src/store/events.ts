@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
+import { preparedPer } from './prepared.ts';
 import { type EventRow, events, messages, sessions } from './schema.ts';
 
 export type EventKind = EventRow['kind'];
@@ -46,55 +47,44 @@ export async function storeBatch(
 ): Promise<EventRow[]> {
   if (batch.length === 0 && settles.length === 0) return [];
   const now = new Date();
-  const settled = settleCte(db, sessionId, settles, now);
+  // One verdict per message: the first wins, as it would applied one after another.
+  const first = [...new Map([...settles].reverse().map((s) => [s.id, s])).values()];
+  const values = {
+    sessionId,
+    now: now.toISOString(),
+    verdicts: JSON.stringify(first.map((s) => ({ id: s.id, status: s.status, error: s.error ?? null }))),
+    n: batch.length,
+    rows: JSON.stringify(
+      batch.map((e) => ({
+        kind: e.kind,
+        stream: storable(e.stream ?? null),
+        generation: e.generation ?? null,
+        data: storable(e.data),
+        time: (e.time ?? now).toISOString(),
+      })),
+    ),
+  };
   if (batch.length === 0) {
-    await db.with(settled!).select({ n: sql<number>`count(*)` }).from(settled!);
+    await settleOnly(db).execute(values);
     return [];
   }
-  const counter = db.$with('counter').as(
-    db
-      .update(sessions)
-      .set({ eventSeq: sql`${sessions.eventSeq} + ${batch.length}` })
-      .where(eq(sessions.id, sessionId))
-      .returning({ first: sql<number>`${sessions.eventSeq} - ${batch.length - 1}`.as('first') }),
-  );
-  const rows = JSON.stringify(
-    batch.map((e) => ({
-      kind: e.kind,
-      stream: storable(e.stream ?? null),
-      generation: e.generation ?? null,
-      data: storable(e.data),
-      time: (e.time ?? now).toISOString(),
-    })),
-  );
-  // Every column of the table in order (drizzle lists them all in an insert … select).
-  const stored = await db
-    .with(...(settled ? [counter, settled] : [counter]))
-    .insert(events)
-    .select(
-      sql`select ${sessionId}::text, ${counter.first} + e.ord - 1, e.v->>'kind', e.v->>'stream',
-        (e.v->>'generation')::int, e.v->'data', (e.v->>'time')::timestamptz
-        from ${counter}, jsonb_array_elements(${rows}::jsonb) with ordinality as e(v, ord)`,
-    )
-    .returning();
+  const stored = await (settles.length > 0 ? appendAndSettle(db) : appendOnly(db)).execute(values);
   return stored.sort((a, b) => a.seq - b.seq);
 }
 
+const p = (name: string) => sql.placeholder(name);
+
 /** `update messages … from jsonb_to_recordset(…)`: delivered messages become done or failed. */
-function settleCte(db: Queryable, sessionId: string, settles: Settle[], now: Date) {
-  if (settles.length === 0) return undefined;
-  // One verdict per message: the first wins, as it would applied one after another.
-  const first = [...new Map([...settles].reverse().map((s) => [s.id, s])).values()];
-  const verdicts = JSON.stringify(first.map((s) => ({ id: s.id, status: s.status, error: s.error ?? null })));
+function settleCte(db: Queryable) {
   const v = sql`v`;
   return db.$with('settled').as(
     db
       .update(messages)
-      .set({ status: sql`${v}.status`, error: sql`${v}.error`, updatedAt: now })
-      .from(sql`jsonb_to_recordset(${verdicts}::jsonb) as ${v}(id text, status text, error text)`)
+      .set({ status: sql`${v}.status`, error: sql`${v}.error`, updatedAt: sql`${p('now')}::timestamptz` })
+      .from(sql`jsonb_to_recordset(${p('verdicts')}::jsonb) as ${v}(id text, status text, error text)`)
       .where(
         and(
-          eq(messages.sessionId, sessionId),
+          eq(messages.sessionId, p('sessionId')),
           sql`${messages.id} = ${v}.id`,
           eq(messages.status, 'delivered'),
         ),
@@ -102,6 +92,35 @@ function settleCte(db: Queryable, sessionId: string, settles: Settle[], now: Dat
       .returning({ id: messages.id }),
   );
 }
+
+/** The counter CTE the insert takes its seqs from, then the insert of the jsonb rows. */
+function buildAppend(db: Queryable, settle: boolean) {
+  const counter = db.$with('counter').as(
+    db
+      .update(sessions)
+      .set({ eventSeq: sql`${sessions.eventSeq} + ${p('n')}::int` })
+      .where(eq(sessions.id, p('sessionId')))
+      .returning({ first: sql<number>`${sessions.eventSeq} - ${p('n')}::int + 1`.as('first') }),
+  );
+  // Every column of the table in order (drizzle lists them all in an insert … select).
+  return db
+    .with(...(settle ? [counter, settleCte(db)] : [counter]))
+    .insert(events)
+    .select(
+      sql`select ${p('sessionId')}::text, ${counter.first} + e.ord - 1, e.v->>'kind', e.v->>'stream',
+        (e.v->>'generation')::int, e.v->'data', (e.v->>'time')::timestamptz
+        from ${counter}, jsonb_array_elements(${p('rows')}::jsonb) with ordinality as e(v, ord)`,
+    )
+    .returning()
+    .prepare(settle ? 'append_events_settle' : 'append_events');
+}
+
+const appendOnly = preparedPer((db) => buildAppend(db, false));
+const appendAndSettle = preparedPer((db) => buildAppend(db, true));
+const settleOnly = preparedPer((db) => {
+  const settled = settleCte(db);
+  return db.with(settled).select({ n: sql<number>`count(*)` }).from(settled).prepare('settle_messages');
+});
 
 export async function listEvents(
   db: Queryable,

@@ -2,6 +2,7 @@ import { and, asc, eq, gt, inArray, notExists, sql } from 'drizzle-orm';
 import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
+import { preparedPer } from './prepared.ts';
 import { type MessageRow, messages, sessions } from './schema.ts';
 import { isNotNullViolation, isUniqueViolation } from './sql-errors.ts';
 
@@ -62,37 +63,52 @@ async function earlier(db: Queryable, input: NewMessage): Promise<{ message: Mes
   return { message: existing, created: false };
 }
 
+const p = (name: string) => sql.placeholder(name);
+
 /** `with counter as (update sessions … returning seq) insert into messages values (…, (select seq from counter), …)`. */
-function insertNext(db: Queryable, input: NewMessage) {
-  const key = input.idempotencyKey;
-  const unused =
-    key === undefined
-      ? undefined
-      : notExists(
-          db
-            .select({ one: sql`1` })
-            .from(messages)
-            .where(and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, key))),
-        );
+function buildInsertNext(db: Queryable, withKey: boolean) {
+  const unused = withKey
+    ? notExists(
+        db
+          .select({ one: sql`1` })
+          .from(messages)
+          .where(and(eq(messages.sessionId, p('sessionId')), eq(messages.idempotencyKey, p('key')))),
+      )
+    : undefined;
   const counter = db.$with('counter').as(
     db
       .update(sessions)
       .set({ messageSeq: sql`${sessions.messageSeq} + 1` })
-      .where(and(eq(sessions.id, input.sessionId), unused))
+      .where(and(eq(sessions.id, p('sessionId')), unused))
       .returning({ seq: sessions.messageSeq }),
   );
   return db
     .with(counter)
     .insert(messages)
     .values({
-      id: newId('msg'),
-      sessionId: input.sessionId,
+      id: p('id'),
+      sessionId: p('sessionId'),
       seq: sql`(select ${counter.seq} from ${counter})`,
-      idempotencyKey: key ?? null,
-      requestHash: input.requestHash ?? null,
-      body: input.body,
+      idempotencyKey: p('key'),
+      requestHash: p('requestHash'),
+      body: p('body'),
     })
-    .returning();
+    .returning()
+    .prepare(withKey ? 'enqueue_message_keyed' : 'enqueue_message');
+}
+
+const insertNextPlain = preparedPer((db) => buildInsertNext(db, false));
+const insertNextKeyed = preparedPer((db) => buildInsertNext(db, true));
+
+function insertNext(db: Queryable, input: NewMessage): Promise<MessageRow[]> {
+  const statement = input.idempotencyKey === undefined ? insertNextPlain(db) : insertNextKeyed(db);
+  return statement.execute({
+    id: newId('msg'),
+    sessionId: input.sessionId,
+    key: input.idempotencyKey ?? null,
+    requestHash: input.requestHash ?? null,
+    body: input.body,
+  });
 }
 
 export async function getMessage(db: Queryable, sessionId: string, id: string): Promise<MessageRow> {
@@ -133,31 +149,36 @@ export async function takePending(
   db: Queryable,
   input: { sessionId: string; generation: number; limit: number },
 ): Promise<MessageRow[]> {
+  const taken = await takePendingStatement(db).execute({ ...input, now: new Date().toISOString() });
+  return taken.sort((a, b) => a.seq - b.seq);
+}
+
+const takePendingStatement = preparedPer((db) => {
   // A CTE is evaluated once: as a plain IN-subquery PostgreSQL may re-run it per row and take past the limit.
   const oldest = db.$with('oldest').as(
     db
       .select({ id: messages.id })
       .from(messages)
-      .where(and(eq(messages.sessionId, input.sessionId), eq(messages.status, 'pending')))
+      .where(and(eq(messages.sessionId, p('sessionId')), eq(messages.status, 'pending')))
       .orderBy(asc(messages.seq))
-      .limit(input.limit)
+      .limit(p('limit'))
       .for('update', { skipLocked: true }),
   );
-  const taken = await db
+  return db
     .with(oldest)
     .update(messages)
     .set({
       status: 'delivered',
-      deliveredGeneration: input.generation,
+      deliveredGeneration: sql`${p('generation')}`,
       attempts: sql`${messages.attempts} + 1`,
-      updatedAt: new Date(),
+      updatedAt: sql`${p('now')}`,
     })
     .where(
       and(inArray(messages.id, db.select({ id: oldest.id }).from(oldest)), eq(messages.status, 'pending')),
     )
-    .returning();
-  return taken.sort((a, b) => a.seq - b.seq);
-}
+    .returning()
+    .prepare('take_pending');
+});
 
 /** Messages handed to a generation and not settled yet, in seq order. */
 export async function deliveredTo(

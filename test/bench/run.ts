@@ -40,6 +40,8 @@ async function streamRows(opts: BenchOptions): Promise<BenchRow[]> {
 const args = process.argv.slice(2);
 const opts: BenchOptions = { smoke: args.includes('--smoke') };
 const writeReadme = args.includes('--readme');
+const profIndex = args.indexOf('--cpu-prof');
+const cpuProfDir = profIndex >= 0 ? args[profIndex + 1] : undefined;
 const runtimeName = pickRuntime(args);
 const runtime = createRuntime(runtimeName);
 const image = await ensureAgentImage(runtimeName);
@@ -47,7 +49,7 @@ const db = await startDatabase();
 const rows: BenchRow[] = [];
 let database = db.kind as string;
 try {
-  const berth = await startBerth(runtimeName, image, db.url);
+  const berth = await startBerth(runtimeName, image, db.url, cpuProfDir);
   database = berth.database;
   try {
     const idleRssMb = (await berth.memory()).rssMb;

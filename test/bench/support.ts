@@ -63,6 +63,8 @@ export async function startBerth(
   runtime: BenchRuntime,
   image: string,
   databaseUrl?: string,
+  /** Writes a V8 CPU profile of berth's process into this directory when it exits. */
+  cpuProfDir?: string,
 ): Promise<BenchServer> {
   const env: Record<string, string> = {
     BERTH_API_TOKEN: 'bench-token',
@@ -74,7 +76,12 @@ export async function startBerth(
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   };
   const child = fork(serverEntry, [], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    execArgv: [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+    ],
     env: { ...process.env, BENCH_BERTH_ENV: JSON.stringify(env) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -30,11 +30,14 @@ export function percentile(values: number[], p: number): number {
   return sorted[idx]!;
 }
 
+/** The columns of the printed table, and of the README's. */
+export const BENCH_COLUMNS = ['benchmark', 'berth', 'baseline', 'unit', 'ratio', 'baseline is'];
+
 const fmt = (n: number): string =>
   Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2)) : 'n/a';
 
 export function formatTable(rows: BenchRow[]): string {
-  const header = ['benchmark', 'berth', 'baseline', 'unit', 'ratio', 'baseline is'];
+  const header = BENCH_COLUMNS;
   const body = rows.map((r) => [
     r.name,
     fmt(r.berth),
