@@ -1,115 +1,12 @@
-import { and, asc, eq, gt, inArray, notExists, sql } from 'drizzle-orm';
-import { AppError, NotFoundError } from '../errors.ts';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
-import { newId } from './ids.ts';
 import { preparedPer } from './prepared.ts';
-import { type MessageRow, messages, sessions } from './schema.ts';
-import { isNotNullViolation, isUniqueViolation } from './sql-errors.ts';
+import { type MessageRow, messages } from './schema.ts';
 
-export interface NewMessage {
-  sessionId: string;
-  body: string;
-  idempotencyKey?: string | undefined;
-  requestHash?: string;
-}
-
-/** Statements tried when a concurrent post with the same Idempotency-Key commits in between. */
-const ENQUEUE_TRIES = 3;
-
-/**
- * Stores an inbound message with the next per-session seq in one statement (one round trip, no
- * transaction): taking the seq locks the session row, which serialises concurrent posts, and the
- * insert reads that seq, so a failed insert rolls the counter back and leaves no gap. A repeated
- * Idempotency-Key takes no seq and returns the original; a concurrent twin loses on the unique index
- * and, tried again, finds the one that won.
- */
-export async function enqueueMessage(
-  db: Queryable,
-  input: NewMessage,
-): Promise<{ message: MessageRow; created: boolean }> {
-  const key = input.idempotencyKey;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const [message] = await insertNext(db, input);
-      return { message: message!, created: true };
-    } catch (err) {
-      // A null seq: the counter took nothing, because the key was used before or there is no session.
-      if (isNotNullViolation(err)) return earlier(db, input);
-      if (key === undefined || !isUniqueViolation(err) || attempt >= ENQUEUE_TRIES) throw err;
-    }
-  }
-}
-
-/** The message an Idempotency-Key was first used for, when the body matches. */
-async function earlier(db: Queryable, input: NewMessage): Promise<{ message: MessageRow; created: false }> {
-  const key = input.idempotencyKey;
-  const [existing] =
-    key === undefined
-      ? []
-      : await db
-          .select()
-          .from(messages)
-          .where(and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, key)));
-  if (!existing) throw new NotFoundError('session', input.sessionId);
-  // Rows stored before request hashes existed are compared by their text, the whole body then.
-  const same = existing.requestHash
-    ? existing.requestHash === input.requestHash
-    : existing.body === input.body;
-  if (!same)
-    throw new AppError(
-      'IDEMPOTENCY_KEY_REUSED',
-      `Idempotency-Key ${JSON.stringify(key)} was used for message ${existing.id} with a different body`,
-    );
-  return { message: existing, created: false };
-}
+export { enqueueMessage, type NewMessage } from './enqueue.ts';
 
 const p = (name: string) => sql.placeholder(name);
-
-/** `with counter as (update sessions … returning seq) insert into messages values (…, (select seq from counter), …)`. */
-function buildInsertNext(db: Queryable, withKey: boolean) {
-  const unused = withKey
-    ? notExists(
-        db
-          .select({ one: sql`1` })
-          .from(messages)
-          .where(and(eq(messages.sessionId, p('sessionId')), eq(messages.idempotencyKey, p('key')))),
-      )
-    : undefined;
-  const counter = db.$with('counter').as(
-    db
-      .update(sessions)
-      .set({ messageSeq: sql`${sessions.messageSeq} + 1` })
-      .where(and(eq(sessions.id, p('sessionId')), unused))
-      .returning({ seq: sessions.messageSeq }),
-  );
-  return db
-    .with(counter)
-    .insert(messages)
-    .values({
-      id: p('id'),
-      sessionId: p('sessionId'),
-      seq: sql`(select ${counter.seq} from ${counter})`,
-      idempotencyKey: p('key'),
-      requestHash: p('requestHash'),
-      body: p('body'),
-    })
-    .returning()
-    .prepare(withKey ? 'enqueue_message_keyed' : 'enqueue_message');
-}
-
-const insertNextPlain = preparedPer((db) => buildInsertNext(db, false));
-const insertNextKeyed = preparedPer((db) => buildInsertNext(db, true));
-
-function insertNext(db: Queryable, input: NewMessage): Promise<MessageRow[]> {
-  const statement = input.idempotencyKey === undefined ? insertNextPlain(db) : insertNextKeyed(db);
-  return statement.execute({
-    id: newId('msg'),
-    sessionId: input.sessionId,
-    key: input.idempotencyKey ?? null,
-    requestHash: input.requestHash ?? null,
-    body: input.body,
-  });
-}
 
 export async function getMessage(db: Queryable, sessionId: string, id: string): Promise<MessageRow> {
   const [row] = await db
