@@ -26,6 +26,7 @@ export interface Ready {
 
 export interface Memory {
   rssMb: number;
+  /** JS heap in use plus memory held outside it by JS objects (buffers). */
   heapMb: number;
 }
 
@@ -54,7 +55,7 @@ async function answer(req: Request): Promise<unknown> {
       // Two passes: the first may only schedule finalisers that the second collects.
       for (let i = 0; i < 2; i++) globalThis.gc?.();
       const m = process.memoryUsage();
-      return { rssMb: m.rss / 1024 ** 2, heapMb: m.heapUsed / 1024 ** 2 } satisfies Memory;
+      return { rssMb: m.rss / 1024 ** 2, heapMb: (m.heapUsed + m.external) / 1024 ** 2 } satisfies Memory;
     }
     case 'close':
       await bare?.close();

@@ -48,7 +48,7 @@ export interface BenchServer {
   /** Starts the bare-Fastify baseline in berth's process, inserting into `sessionId`; returns its URL. */
   bare(sessionId: string): Promise<string>;
   closeBare(): Promise<void>;
-  /** berth's RSS and heap after two full garbage collections. */
+  /** berth's RSS and heap (plus external) after two full garbage collections. */
   memory(): Promise<Memory>;
   close(): Promise<void>;
 }
