@@ -74,7 +74,7 @@ const command = npmScript
   : `tsx test/bench/run.ts ${args.join(' ')}`.trim();
 const cpu = os.cpus();
 const header = [
-  `machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB RAM, ${os.type()} ${os.release()}, load average ${os
+  `machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB RAM, ${os.type()}, load average ${os
     .loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')} at the end`,
