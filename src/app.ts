@@ -60,6 +60,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     runner: opts.runner,
     images: opts.images,
     schedules: opts.schedules,
+    files: opts.files,
   };
   const authenticate = makeAuthenticator({
     bootstrapToken: opts.apiToken,

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
+import { FileStore } from './files/store.ts';
 import { loadPepper } from './http/keys/secret.ts';
 import { redactPaths, requestSerializer } from './http/log-redact.ts';
 import { AgentImageBuild } from './images/agent-image.ts';
@@ -31,6 +32,7 @@ export interface Parts {
   reconciler: Reconciler | undefined;
   images: ImageBuilder;
   schedules: Scheduler;
+  files: FileStore;
   instanceId: string;
   installId: string;
 }
@@ -129,8 +131,10 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
     ...(imageBuild ? { imageBuild } : {}),
   });
+  const files = new FileStore({ dataDir: config.dataDir, store, log, retentionMs: config.fileRetentionMs });
   const supervisor = new SessionSupervisor({
     config,
+    files,
     store,
     events,
     instanceId,
@@ -178,11 +182,13 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     runner: supervisor,
     images,
     schedules,
+    files,
     apiToken: token,
     keyPepper: loadPepper(config.keyPepperFile),
     logger: log,
   });
   await events.start();
+  await files.start();
   schedules.start();
   const prune = setInterval(
     () =>
@@ -203,6 +209,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
       reconciler,
       images,
       schedules,
+      files,
       instanceId,
       installId,
     },
@@ -210,6 +217,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     tokenGenerated: generated,
     async close() {
       clearInterval(prune);
+      files.close();
       await app.close();
       await schedules.close();
       await reconciler?.stop();
