@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authorize, makeAuthenticator } from './http/auth.ts';
 import type { AppContext } from './http/context.ts';
 import { eventRoutes } from './http/events/routes.ts';
+import { fileRoutes } from './http/files/routes.ts';
 import { groupRoutes } from './http/groups/routes.ts';
 import { healthRoutes } from './http/health/routes.ts';
 import { imageRoutes } from './http/images/routes.ts';
@@ -115,5 +116,6 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(imageRoutes(ctx));
   await app.register(keyRoutes(ctx, { pepper: opts.keyPepper, sockets }));
   await app.register(scheduleRoutes(ctx));
+  await app.register(fileRoutes(ctx));
   return app;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lchown, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, lchown, lstat, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { AppError } from '../errors.ts';
 import { checkName, checkNoClash, type NameRules } from './names.ts';
@@ -83,6 +83,8 @@ async function ensureDirBeneath(root: FileHandle, parts: string[], owner?: Owner
 export interface Written {
   size: number;
   sha256: string;
+  /** True when a file of that name was there before. */
+  replaced: boolean;
 }
 
 /**
@@ -102,12 +104,12 @@ export async function writeBeneath(
   let dir: FileHandle | undefined;
   try {
     dir = await ensureDirBeneath(rootHandle, parts.slice(0, -1), opts.owner);
-    await refuseExisting(dir, name, parts.join('/'));
+    const replaced = await refuseExisting(dir, name, parts.join('/'));
     checkNoClash(name, await readdir(at(dir)));
     const temp = `.berth-upload-${randomBytes(8).toString('hex')}`;
     const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
     const out = await open(at(dir, temp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    let written: Written;
+    let written: { size: number; sha256: string };
     try {
       written = await copyCapped(source, out, opts.maxBytes);
       if (opts.owner) await out.chown(opts.owner.uid, opts.owner.gid);
@@ -119,21 +121,40 @@ export async function writeBeneath(
     await out.close();
     await refuseExisting(dir, name, parts.join('/'));
     await rename(at(dir, temp), at(dir, name));
-    return written;
+    return { ...written, replaced };
   } finally {
     await dir?.close();
     await rootHandle.close();
   }
 }
 
-async function refuseExisting(dir: FileHandle, name: string, shown: string): Promise<void> {
+/** Refuses anything but a plain file at the name; true when such a file is there. */
+async function refuseExisting(dir: FileHandle, name: string, shown: string): Promise<boolean> {
   const st = await lstat(at(dir, name)).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
   });
-  if (!st) return;
+  if (!st) return false;
   if (st.isDirectory()) throw new AppError('FILE_IS_DIRECTORY', `${shown} is a directory, not a file`);
   if (st.isSymbolicLink()) throw unsafe(shown, 'symlink');
   if (!st.isFile()) throw unsafe(shown, 'not a regular file');
   if (st.nlink !== 1) throw unsafe(shown, 'hard link');
+  return true;
+}
+
+/** Removes root + parts (recursively, never through a symbolic link); a missing path is fine. */
+export async function removeBeneath(root: string, parts: string[]): Promise<void> {
+  const rootHandle = await openRoot(root);
+  try {
+    const { handle } = await openBeneath(rootHandle, parts.slice(0, -1), 'dir');
+    try {
+      await rm(at(handle, parts.at(-1)), { recursive: true, force: true });
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if ((err as AppError).code !== 'WORKSPACE_PATH_NOT_FOUND') throw err;
+  } finally {
+    await rootHandle.close();
+  }
 }

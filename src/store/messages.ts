@@ -16,7 +16,14 @@ class Retried {
  */
 export async function enqueueMessage(
   db: Queryable,
-  input: { sessionId: string; body: string; idempotencyKey?: string | undefined; requestHash?: string },
+  input: {
+    sessionId: string;
+    body: string;
+    idempotencyKey?: string | undefined;
+    requestHash?: string;
+    /** Chosen by the caller when files named after the message were written first (attachments). */
+    id?: string | undefined;
+  },
 ): Promise<{ message: MessageRow; created: boolean }> {
   try {
     return await db.transaction(async (tx) => {
@@ -49,7 +56,7 @@ export async function enqueueMessage(
       const [message] = await tx
         .insert(messages)
         .values({
-          id: newId('msg'),
+          id: input.id ?? newId('msg'),
           sessionId: input.sessionId,
           seq: counter.seq,
           idempotencyKey: input.idempotencyKey ?? null,
