@@ -1103,6 +1103,9 @@ export interface components {
             generation?: number | null;
             time: components["schemas"]["Timestamp"];
             data: {
+                /** @description On a `reply`, the files the agent delivered with it. */
+                files?: components["schemas"]["DeliveredFile"][];
+            } & {
                 [key: string]: unknown;
             };
         };
