@@ -63,7 +63,7 @@ export const ERROR_CATALOGUE = {
   SCHEDULE_COMPLETED: { status: 409, title: 'One-off schedule has fired' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Body is too large' },
   FILE_TOO_LARGE: { status: 413, title: 'File is larger than the limit' },
-  FILE_QUOTA_EXCEEDED: { status: 413, title: "Session's file storage quota is exhausted" },
+  RANGE_NOT_SATISFIABLE: { status: 416, title: 'Range is not satisfiable' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency key reused with a different body' },
   TOO_MANY_VIEWERS: { status: 429, title: 'Too many viewers' },
   MOUNT_INSIDE_WRITABLE: { status: 400, title: 'Extra mount lies inside a writable allowed root' },

@@ -406,7 +406,7 @@ export interface paths {
         get: operations["getWorkspaceFile"];
         /**
          * Upload one file into the session's workspace (streamed).
-         * @description The body is the file's bytes, streamed to a temporary file in the target directory and
+         * @description The body is the file's bytes (`application/octet-stream`), streamed to a temporary file in the target directory and
          *     renamed over the name when complete. Past `BERTH_UPLOAD_MAX_BYTES` (or the room left under
          *     `BERTH_WORKSPACE_QUOTA_MB`) the upload is cut off with 413 `FILE_TOO_LARGE` and the partial
          *     file removed. Missing directories are created. An existing directory, symbolic link or hard
@@ -1181,7 +1181,7 @@ export interface components {
              * @description Stable machine-readable code from berth's error catalogue (src/errors.ts).
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "FILE_NAME_INVALID" | "FILE_PATH_INVALID" | "FILE_NAME_CLASH" | "FILE_PATH_UNSAFE" | "FILE_IS_DIRECTORY" | "FILE_NOT_DIRECTORY" | "ATTACHMENT_INVALID" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "MODEL_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "FILE_NOT_FOUND" | "WORKSPACE_PATH_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "FILE_QUOTA_EXCEEDED" | "IDEMPOTENCY_KEY_REUSED" | "TOO_MANY_VIEWERS" | "MOUNT_INSIDE_WRITABLE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "MODEL_CAP_EXCEEDED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "MODEL_GATE_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "DISK_LOW" | "IMAGE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "FILE_NAME_INVALID" | "FILE_PATH_INVALID" | "FILE_NAME_CLASH" | "FILE_PATH_UNSAFE" | "FILE_IS_DIRECTORY" | "FILE_NOT_DIRECTORY" | "ATTACHMENT_INVALID" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "MODEL_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "FILE_NOT_FOUND" | "WORKSPACE_PATH_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "IDEMPOTENCY_KEY_REUSED" | "TOO_MANY_VIEWERS" | "MOUNT_INSIDE_WRITABLE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "MODEL_CAP_EXCEEDED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "MODEL_GATE_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "DISK_LOW" | "IMAGE_UNAVAILABLE";
             /** @description Each validation problem, when there are several (the first 20; `errorCount` says how many in all). */
             errors?: {
                 path: string;
@@ -1247,7 +1247,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not application/json. */
+        /** @description The body is not application/json (application/octet-stream for uploads). */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -1277,7 +1277,10 @@ export interface components {
         SessionId: components["schemas"]["Id"];
         /** @description A directory relative to the workspace, `/`-separated (absent or empty = the workspace). */
         WorkspacePath: string;
-        /** @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. */
+        /**
+         * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+         *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+         */
         WorkspaceFilePath: string;
         BuildId: components["schemas"]["Id"];
         /** @description The `nextCursor` of the previous page. */
@@ -2052,12 +2055,15 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
-            /** @description The range is not satisfiable. */
+            /** @description The range is not satisfiable (`RANGE_NOT_SATISFIABLE`; `Content-Range` gives the size). */
             416: {
                 headers: {
+                    "Content-Range"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
         };
     };
@@ -2091,9 +2097,12 @@ export interface operations {
     };
     getWorkspaceFile: {
         parameters: {
-            query: {
-                /** @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. */
-                path: components["parameters"]["WorkspaceFilePath"];
+            query?: {
+                /**
+                 * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+                 *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+                 */
+                path?: components["parameters"]["WorkspaceFilePath"];
             };
             header?: never;
             path: {
@@ -2120,9 +2129,12 @@ export interface operations {
     };
     putWorkspaceFile: {
         parameters: {
-            query: {
-                /** @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. */
-                path: components["parameters"]["WorkspaceFilePath"];
+            query?: {
+                /**
+                 * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+                 *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+                 */
+                path?: components["parameters"]["WorkspaceFilePath"];
             };
             header?: never;
             path: {
@@ -2159,6 +2171,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     listSessionSchedules: {

@@ -53,8 +53,8 @@ describe.each(dbKinds())('files over HTTP (%s)', (kind) => {
     expect(part.res.headers.get('content-range')).toBe('bytes 2-4/10');
     const tail = await call<string>(srv, 'GET', url, { headers: { range: 'bytes=-3' } });
     expect([tail.res.status, tail.body]).toEqual([206, 'hij']);
-    const past = await call<string>(srv, 'GET', url, { headers: { range: 'bytes=20-30' } });
-    expect(past.res.status).toBe(416);
+    const past = await call<{ code: string }>(srv, 'GET', url, { headers: { range: 'bytes=20-30' } });
+    expectProblem(past.res, past.body, 416, 'RANGE_NOT_SATISFIABLE');
     expect(past.res.headers.get('content-range')).toBe('bytes */10');
   });
 
@@ -102,6 +102,16 @@ describe.each(dbKinds())('files over HTTP (%s)', (kind) => {
     expect([got.res.status, got.body]).toEqual([200, 'second!']);
     expect(got.res.headers.get('content-disposition')).toBe('attachment; filename=a.txt');
     expect(leftovers(path.join(root, 'docs'))).toEqual([]);
+    const json = await call<{ code: string }>(
+      srv,
+      'PUT',
+      `/v1/sessions/${s.sessionId}/workspace/content?path=j.txt`,
+      {
+        json: { not: 'bytes' },
+      },
+    );
+    expectProblem(json.res, json.body, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(existsSync(path.join(root, 'j.txt'))).toBe(false);
   });
 
   it('cuts an oversized upload off with 413 and removes the partial file (declared length and streamed)', async () => {

@@ -21,9 +21,9 @@ export function fileRoutes(ctx: AppContext) {
     const files = ctx.files;
     if (!files) throw new Error('the files plugin needs the file store');
     const rules = nameRules(config);
-    // Uploads are streamed from the raw request: no body parser reads (or buffers) them in this plugin.
+    // Uploads are raw bytes streamed from the request: no parser reads (or buffers) them; other types get 415.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+    app.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null, undefined));
 
     route(app, 'getFile', async (request, reply) => {
       const { sessionId, fileId } = request.params;
@@ -40,8 +40,8 @@ export function fileRoutes(ctx: AppContext) {
       });
       if (sent.statusCode === 416) {
         sent.stream.destroy();
-        reply.code(416).header('content-range', `bytes */${file.size}`);
-        return reply.send();
+        reply.header('content-range', `bytes */${file.size}`);
+        throw new AppError('RANGE_NOT_SATISFIABLE', `the range is outside the file's ${file.size} bytes`);
       }
       if (sent.statusCode >= 400) {
         sent.stream.destroy();
