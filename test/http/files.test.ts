@@ -216,7 +216,8 @@ describe.each(dbKinds())('files over HTTP (%s)', (kind) => {
     );
     const seen = { safe: 0, refused: 0 };
     try {
-      for (let i = 0; i < 300; i++) {
+      // At least 300 downloads, and on until both outcomes were seen (at most 3000).
+      for (let i = 0; i < 3000 && (i < 300 || seen.refused === 0 || seen.safe === 0); i++) {
         const res = await srv.api(`/v1/sessions/${s.sessionId}/workspace/content?path=race.txt`);
         const text = await res.text();
         expect(text).not.toContain('SECRET');
@@ -233,8 +234,8 @@ describe.each(dbKinds())('files over HTTP (%s)', (kind) => {
       swapper.kill();
     }
     // Both sides of the race were hit, so the check really ran against a moving target.
-    expect(seen.safe + seen.refused).toBe(300);
     expect(seen.refused).toBeGreaterThan(0);
+    expect(seen.safe).toBeGreaterThan(0);
   });
 
   it('deletes delivered files with the session, and after their retention', async () => {
