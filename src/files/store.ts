@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { access, type FileHandle, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../logger.ts';
 import type { Store } from '../store/db.ts';
@@ -62,6 +62,20 @@ export class FileStore {
 
   /** Copies an opened file (from its start) into the store and records it for the session. */
   async add(source: FileHandle, meta: Omit<NewFile, 'size' | 'sha256'>): Promise<FileRow> {
+    const copied = await this.#copyIn(source);
+    const row = await insertFile(this.db, { ...meta, size: copied.size, sha256: copied.sha256 });
+    // Another session's deletion may have released the same content between the copy and the row.
+    if (
+      !(await access(this.blobPath(copied.sha256)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await this.#copyIn(source);
+    return row;
+  }
+
+  async #copyIn(source: FileHandle): Promise<{ size: number; sha256: string }> {
     const tmpDir = path.join(this.dir, 'tmp');
     await mkdir(tmpDir, { recursive: true, mode: 0o700 });
     const temp = path.join(tmpDir, randomBytes(12).toString('hex'));
@@ -82,7 +96,7 @@ export class FileStore {
     await mkdir(path.dirname(final), { recursive: true, mode: 0o700 });
     // Same content, same name: replacing an existing copy is harmless and keeps it present for the new row.
     await rename(temp, final);
-    return insertFile(this.db, { ...meta, size: copied.size, sha256: copied.sha256 });
+    return copied;
   }
 
   /** The hashes a session uses, read before the session is deleted so its content can be removed after. */
