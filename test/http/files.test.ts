@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import path from 'node:path';
 import createClient from 'openapi-fetch';
 import { pino } from 'pino';
@@ -10,7 +11,7 @@ import { call, expectProblem } from '../support/contract.ts';
 import { dbKinds } from '../support/db.ts';
 import { deliverFile, upload } from '../support/files.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import { newSession } from '../support/sessions.ts';
+import { newSession, until } from '../support/sessions.ts';
 
 const MIB = 1024 * 1024;
 
@@ -140,6 +141,28 @@ describe.each(dbKinds())('files over HTTP (%s)', (kind) => {
     expect(existsSync(path.join(root, 'big.bin'))).toBe(false);
     expect(existsSync(path.join(root, 'streamed.bin'))).toBe(false);
     expect(leftovers(root)).toEqual([]);
+  });
+
+  it('removes the partial file of an upload whose client goes away mid-body', async () => {
+    const { port } = new URL(srv.url);
+    const req = request({
+      host: '127.0.0.1',
+      port: Number(port),
+      method: 'PUT',
+      path: `/v1/sessions/${s.sessionId}/workspace/content?path=aborted.bin`,
+      headers: {
+        authorization: `Bearer ${srv.token}`,
+        'content-type': 'application/octet-stream',
+        'content-length': String(MIB / 2),
+      },
+    });
+    req.on('error', () => {}); // the connection is cut on purpose
+    req.write(Buffer.alloc(128 * 1024, 0x63));
+    // The temporary file appears while the body streams in, then goes when the client does.
+    await until(async () => (leftovers(root).length > 0 ? true : undefined));
+    req.destroy();
+    await until(async () => (leftovers(root).length === 0 ? true : undefined));
+    expect(existsSync(path.join(root, 'aborted.bin'))).toBe(false);
   });
 
   it('writes attachments to inbox/<messageId>/ before the 202 and lists their paths in the text', async () => {
