@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, lchown, lstat, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import {
+  type FileHandle,
+  lchown,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rmdir,
+  unlink,
+} from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { AppError } from '../errors.ts';
 import { checkName, checkNoClash, type NameRules } from './names.ts';
@@ -142,19 +152,34 @@ async function refuseExisting(dir: FileHandle, name: string, shown: string): Pro
   return true;
 }
 
-/** Removes root + parts (recursively, never through a symbolic link); a missing path is fine. */
-export async function removeBeneath(root: string, parts: string[]): Promise<void> {
+/**
+ * Removes the named files from the directory root + dir, then the directory if it is empty. The directory
+ * is opened (no-follow, checked) and each name unlinked relative to it, so nothing outside is touched even
+ * if an agent swaps the directory for a symbolic link meanwhile. A missing path is fine.
+ */
+export async function removeFilesBeneath(root: string, dir: string[], names: string[]): Promise<void> {
   const rootHandle = await openRoot(root);
   try {
-    const { handle } = await openBeneath(rootHandle, parts.slice(0, -1), 'dir');
+    const { handle: parent } = await openBeneath(rootHandle, dir.slice(0, -1), 'dir');
     try {
-      await rm(at(handle, parts.at(-1)), { recursive: true, force: true });
+      const { handle } = await openBeneath(rootHandle, dir, 'dir');
+      try {
+        for (const name of names) await unlink(at(handle, name)).catch(ignoreMissing);
+      } finally {
+        await handle.close();
+      }
+      await rmdir(at(parent, dir.at(-1))).catch(ignoreMissing);
     } finally {
-      await handle.close();
+      await parent.close();
     }
   } catch (err) {
     if ((err as AppError).code !== 'WORKSPACE_PATH_NOT_FOUND') throw err;
   } finally {
     await rootHandle.close();
   }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  // Already gone, or the agent put something else there: either way nothing of ours is left to remove.
+  if (err.code !== 'ENOENT' && err.code !== 'ENOTEMPTY' && err.code !== 'ENOTDIR') throw err;
 }

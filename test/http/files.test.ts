@@ -197,6 +197,22 @@ describe.each(dbKinds())('files over HTTP (%s)', (kind) => {
     expect(listed.body.entries.map((e) => e.name)).toEqual(['data.csv', 'notes.txt']);
   });
 
+  it('keeps one copy of the attachments when a post is retried with its Idempotency-Key', async () => {
+    const fresh = await newSession(srv);
+    const send = (text: string) =>
+      call<{ id: string; code?: string }>(srv, 'POST', `/v1/sessions/${fresh.sessionId}/messages`, {
+        headers: { 'idempotency-key': 'attach-once' },
+        json: { text, attachments: [{ name: 'a.txt', data: Buffer.from('a').toString('base64') }] },
+      });
+    const first = await send('same');
+    const again = await send('same');
+    expect([first.res.status, again.res.status, again.body.id]).toEqual([202, 200, first.body.id]);
+    const reused = await send('different');
+    expectProblem(reused.res, reused.body, 422, 'IDEMPOTENCY_KEY_REUSED');
+    const inbox = path.join(srv.dataDir, 'sessions', fresh.groupId, fresh.sessionId, 'inbox');
+    expect(readdirSync(inbox)).toEqual([first.body.id]);
+  });
+
   it('refuses attachments past the per-file and per-message caps with 413, writing nothing', async () => {
     const fresh = await newSession(srv);
     const post = (attachments: { name: string; data: string }[]) =>

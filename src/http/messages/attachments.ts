@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
 import { checkName, checkNoClash } from '../../files/names.ts';
-import { removeBeneath, writeBeneath } from '../../files/workspace.ts';
+import { removeFilesBeneath, writeBeneath } from '../../files/workspace.ts';
 import type { Queryable } from '../../store/db.ts';
 import { newId } from '../../store/ids.ts';
 import { getSession } from '../../store/sessions.ts';
@@ -89,7 +89,12 @@ export async function prepareMessage(
   const root = await ensureSessionFolder(config, session);
   const id = newId('msg');
   const owner = agentOwner(config);
-  const discard = () => removeBeneath(root, ['inbox', id]);
+  const discard = () =>
+    removeFilesBeneath(
+      root,
+      ['inbox', id],
+      attachments.map((a) => a.name),
+    );
   const lines: string[] = [];
   try {
     for (const [i, a] of attachments.entries()) {
