@@ -337,6 +337,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /** The files the session's agent delivered (still within retention), oldest first. */
+        get: operations["listFiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{sessionId}/files/{fileId}": {
         parameters: {
             query?: never;
@@ -1072,6 +1091,20 @@ export interface components {
             runCount: number;
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
+        };
+        FilePage: {
+            items: components["schemas"]["StoredFile"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        StoredFile: {
+            id: components["schemas"]["Id"];
+            name: string;
+            size: number;
+            contentType: string;
+            sha256: string;
+            /** @description The message whose turn delivered it. */
+            messageId: components["schemas"]["Id"] | null;
+            createdAt: components["schemas"]["Timestamp"];
         };
         SchedulePage: {
             items: components["schemas"]["Schedule"][];
@@ -2010,6 +2043,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MessageWithReplies"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listFiles: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of delivered files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilePage"];
                 };
             };
             400: components["responses"]["BadRequest"];

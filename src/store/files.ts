@@ -1,4 +1,4 @@
-import { and, eq, inArray, lt, sum } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, lt, sum } from 'drizzle-orm';
 import { AppError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
@@ -23,6 +23,24 @@ export async function getFile(db: Queryable, sessionId: string, fileId: string):
     .where(and(eq(files.id, fileId), eq(files.sessionId, sessionId)));
   if (!row) throw new AppError('FILE_NOT_FOUND', `file ${fileId} does not exist in session ${sessionId}`);
   return row;
+}
+
+/** A session's delivered files in id (creation) order, after the cursor. */
+export function listFiles(
+  db: Queryable,
+  query: { sessionId: string; cursor?: string | undefined; limit: number },
+): Promise<FileRow[]> {
+  return db
+    .select()
+    .from(files)
+    .where(
+      and(
+        eq(files.sessionId, query.sessionId),
+        query.cursor !== undefined ? gt(files.id, query.cursor) : undefined,
+      ),
+    )
+    .orderBy(asc(files.id))
+    .limit(query.limit);
 }
 
 /** Bytes of delivered files the session holds (what its storage quota counts). */

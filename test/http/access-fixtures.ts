@@ -91,6 +91,7 @@ export const FIXTURES: Record<string, Fixture> = {
     request: (w, side) => ({ params: { ...inSession(w, side), messageId: w[side].message.id } }),
   },
 
+  listFiles: { request: (w, side) => ({ params: inSession(w, side) }) },
   getFile: {
     request: async (w, side) => {
       const file = await deliverFile(w.srv, w[side].session.id, 'report.txt', 'report');

@@ -54,6 +54,12 @@ describe.each(dbKinds())('files over HTTP (%s)', (kind) => {
     expect(part.res.headers.get('content-range')).toBe('bytes 2-4/10');
     const tail = await call<string>(srv, 'GET', url, { headers: { range: 'bytes=-3' } });
     expect([tail.res.status, tail.body]).toEqual([206, 'hij']);
+    const listed = await call<{ items: { id: string; name: string }[]; nextCursor: string | null }>(
+      srv,
+      'GET',
+      `/v1/sessions/${s.sessionId}/files?limit=500`,
+    );
+    expect(listed.body.items.map((f) => [f.id, f.name])).toContainEqual([file.id, 'räport.txt']);
     const past = await call<{ code: string }>(srv, 'GET', url, { headers: { range: 'bytes=20-30' } });
     expectProblem(past.res, past.body, 416, 'RANGE_NOT_SATISFIABLE');
     expect(past.res.headers.get('content-range')).toBe('bytes */10');

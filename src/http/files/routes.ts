@@ -7,10 +7,10 @@ import { contentTypeOf } from '../../files/outbox.ts';
 import { openFileBeneath } from '../../files/safe-open.ts';
 import { listDir, writeBeneath } from '../../files/workspace.ts';
 import { sessionDir } from '../../mounts/folders.ts';
-import { getFile } from '../../store/files.ts';
+import { getFile, listFiles } from '../../store/files.ts';
 import { getSession } from '../../store/sessions.ts';
 import type { AppContext } from '../context.ts';
-import { route } from '../route.ts';
+import { page, route } from '../route.ts';
 import { agentOwner, ensureSessionFolder, nameRules, workspaceRoom } from './session-folder.ts';
 
 /** Delivered files (the file store) and the session workspace over HTTP. */
@@ -24,6 +24,22 @@ export function fileRoutes(ctx: AppContext) {
     // Uploads are raw bytes streamed from the request: no parser reads (or buffers) them; other types get 415.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('application/octet-stream', (_request, _payload, done) => done(null, undefined));
+
+    route(app, 'listFiles', async (request) => {
+      const { sessionId } = request.params;
+      const q = request.query;
+      await getSession(db, sessionId);
+      const rows = await listFiles(db, { sessionId, cursor: q.cursor, limit: q.limit + 1 });
+      return page(rows, q.limit, (f) => ({
+        id: f.id,
+        name: f.name,
+        size: f.size,
+        contentType: f.contentType,
+        sha256: f.sha256,
+        messageId: f.messageId,
+        createdAt: f.createdAt.toISOString(),
+      }));
+    });
 
     route(app, 'getFile', async (request, reply) => {
       const { sessionId, fileId } = request.params;
