@@ -6,6 +6,7 @@ import { consoleRoutes } from './http/console/routes.ts';
 import type { AppContext } from './http/context.ts';
 import { docsRoutes } from './http/docs/routes.ts';
 import { eventRoutes } from './http/events/routes.ts';
+import { fileRoutes } from './http/files/routes.ts';
 import { groupRoutes } from './http/groups/routes.ts';
 import { healthRoutes } from './http/health/routes.ts';
 import { imageRoutes } from './http/images/routes.ts';
@@ -66,6 +67,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     runner: opts.runner,
     images: opts.images,
     schedules: opts.schedules,
+    files: opts.files,
   };
   const authenticate = makeAuthenticator({
     bootstrapToken: opts.apiToken,
@@ -128,5 +130,6 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(consoleRoutes());
   await app.register(metricsRoutes(opts.metrics));
   await app.register(docsRoutes());
+  await app.register(fileRoutes(ctx));
   return app;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { CLIENT_ENV_NAMES, cliEnv } from './config/cli-env.ts';
 import { containerFields } from './config/fields-containers.ts';
+import { fileFields } from './config/fields-files.ts';
 import { serviceFields } from './config/fields-service.ts';
 import { ConfigError, type Env } from './config/parse.ts';
 import type { ModelPrice } from './config/prices.ts';
@@ -81,10 +82,17 @@ export interface Config {
   searchPath: string;
   /** The whole environment given to runtime CLIs and npm: PATH plus the operator's runtime settings, nothing else. */
   cliEnv: Record<string, string>;
+  attachmentMaxBytes: number;
+  messageAttachmentsMaxBytes: number;
+  uploadMaxBytes: number;
+  filesQuotaMb: number;
+  fileRetentionMs: number;
+  outboxMaxFiles: number;
+  filesAllowDotfiles: boolean;
 }
 
 // One table: the public interface of the configuration, its defaults and its docs (README is generated from it).
-export const fields = [...serviceFields, ...containerFields];
+export const fields = [...serviceFields, ...containerFields, ...fileFields];
 
 const known = new Set<string>(fields.map((f) => f.env));
 const clientNames = new Set<string>(CLIENT_ENV_NAMES);

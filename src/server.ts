@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
+import { FileStore } from './files/store.ts';
 import { loadPepper } from './http/keys/secret.ts';
 import { redactPaths, requestSerializer } from './http/log-redact.ts';
 import { listenMetrics } from './http/metrics/listener.ts';
@@ -38,6 +39,7 @@ export interface Parts {
   reconciler: Reconciler | undefined;
   images: ImageBuilder;
   schedules: Scheduler;
+  files: FileStore;
   instanceId: string;
   installId: string;
   metrics: PromMetrics;
@@ -154,8 +156,10 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
     ...(imageBuild ? { imageBuild } : {}),
   });
+  const files = new FileStore({ dataDir: config.dataDir, store, log, retentionMs: config.fileRetentionMs });
   const supervisor = new SessionSupervisor({
     config,
+    files,
     store,
     events,
     instanceId,
@@ -206,6 +210,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     runner: supervisor,
     images,
     schedules,
+    files,
     apiToken: token,
     keyPepper: loadPepper(config.keyPepperFile),
     logger: log,
@@ -217,6 +222,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     viewersConnected: () => app.websocketServer.clients.size,
   });
   await events.start();
+  await files.start();
   schedules.start();
   const prune = setInterval(
     () =>
@@ -237,6 +243,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
       reconciler,
       images,
       schedules,
+      files,
       instanceId,
       installId,
       metrics,
@@ -246,6 +253,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     tokenGenerated: generated,
     async close() {
       clearInterval(prune);
+      files.close();
       await app.close();
       await metricsListener?.close();
       await schedules.close();

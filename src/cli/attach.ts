@@ -3,21 +3,8 @@ import path from 'node:path';
 import type { components } from '../http/api.d.ts';
 import { UsageError } from './errors.ts';
 
-/** One file for `attachments` on POST /messages: the contract issue 15 adds. */
-export interface Attachment {
-  name: string;
-  contentType?: string;
-  /** The file's bytes, base64. */
-  data: string;
-}
-
-type MessageCreate = components['schemas']['MessageCreate'];
-
-/**
- * Whether openapi.yaml's MessageCreate takes `attachments` yet. tsc rejects this line once it does:
- * then set it to true and pass `attachments` in send's body.
- */
-export const CONTRACT_HAS_ATTACHMENTS: 'attachments' extends keyof MessageCreate ? true : false = false;
+/** One file for `attachments` on POST /messages. */
+export type Attachment = NonNullable<components['schemas']['MessageCreate']['attachments']>[number];
 
 /** Read in full and base64-encoded in memory, so bounded here; the server applies its own limit. */
 export const MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024;

@@ -478,6 +478,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /** The files the session's agent delivered (still within retention), oldest first. */
+        get: operations["listFiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/files/{fileId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+                fileId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a file the agent delivered (listed in a reply event's `files`).
+         * @description Streams the stored copy with its content type and `Content-Disposition: attachment`. Byte
+         *     ranges (`Range: bytes=…`) answer 206; a range past the end answers 416. A file id of another
+         *     session answers 404, as does a file past `BERTH_FILE_RETENTION_MS`.
+         */
+        get: operations["getFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a directory of the session's workspace (/workspace in its container).
+         * @description Plain files and directories only: symbolic links, hard-linked files, devices and FIFOs are
+         *     not listed, nor are names a client could not ask for (control characters; a leading dot
+         *     unless `BERTH_FILES_ALLOW_DOTFILES`). Every path component is opened without following
+         *     symbolic links; a path through one answers 400 `FILE_PATH_UNSAFE`.
+         */
+        get: operations["listWorkspace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/workspace/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download one file of the session's workspace.
+         * @description The file is opened with no-follow semantics component by component and checked as opened
+         *     (a regular file with one link, at exactly the path asked for), so a file swapped for a
+         *     symbolic link at any moment is refused, never followed: 400 `FILE_PATH_UNSAFE`. A directory
+         *     answers 400 `FILE_IS_DIRECTORY`.
+         */
+        get: operations["getWorkspaceFile"];
+        /**
+         * Upload one file into the session's workspace (streamed).
+         * @description The body is the file's bytes (`application/octet-stream`), streamed to a temporary file in the target directory and
+         *     renamed over the name when complete. Past `BERTH_UPLOAD_MAX_BYTES` (or the room left under
+         *     `BERTH_WORKSPACE_QUOTA_MB`) the upload is cut off with 413 `FILE_TOO_LARGE` and the partial
+         *     file removed. Missing directories are created. An existing directory, symbolic link or hard
+         *     link at the path, or a name that differs from a sibling only by case or Unicode
+         *     normalisation, is refused with 400. Tell the agent about the file by naming its path in a
+         *     message.
+         */
+        put: operations["putWorkspaceFile"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{sessionId}/schedules": {
         parameters: {
             query?: never;
@@ -998,6 +1102,13 @@ export interface components {
         };
         MessageCreate: {
             text: string;
+            /**
+             * @description Files for the agent, written to /workspace/inbox/<messageId>/ before the 202; the text the
+             *     agent receives (and the message's `text`) ends with their paths. Caps:
+             *     `BERTH_ATTACHMENT_MAX_BYTES` per file, `BERTH_MESSAGE_ATTACHMENTS_MAX_BYTES` per message
+             *     (decoded). Larger files: `PUT …/workspace/content`, then name the path in the text.
+             */
+            attachments?: components["schemas"]["Attachment"][];
         };
         Message: {
             id: components["schemas"]["Id"];
@@ -1011,6 +1122,37 @@ export interface components {
             idempotencyKey: string | null;
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
+        };
+        Attachment: {
+            /** @description One path component; no control characters, no leading dot (unless allowed). */
+            name: string;
+            contentType?: string;
+            /** @description The file's bytes, base64 (standard alphabet, padded). */
+            data: string;
+        };
+        /** @description A file the agent left in /workspace/outbox/ during a turn, kept by berth; download it with getFile. */
+        DeliveredFile: {
+            id: components["schemas"]["Id"];
+            name: string;
+            size: number;
+            contentType: string;
+            sha256: string;
+        };
+        WorkspaceEntry: {
+            name: string;
+            /** @enum {string} */
+            type: "file" | "directory";
+            size: number;
+            modifiedAt: components["schemas"]["Timestamp"];
+        };
+        WorkspaceListing: {
+            path: string;
+            entries: components["schemas"]["WorkspaceEntry"][];
+        };
+        WorkspaceUpload: {
+            path: string;
+            size: number;
+            sha256: string;
         };
         /** @description A message with the agent's replies to it (`output` events whose `inReplyTo` is its id). */
         MessageWithReplies: {
@@ -1098,6 +1240,20 @@ export interface components {
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
         };
+        FilePage: {
+            items: components["schemas"]["StoredFile"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        StoredFile: {
+            id: components["schemas"]["Id"];
+            name: string;
+            size: number;
+            contentType: string;
+            sha256: string;
+            /** @description The message whose turn delivered it. */
+            messageId: components["schemas"]["Id"] | null;
+            createdAt: components["schemas"]["Timestamp"];
+        };
         SchedulePage: {
             items: components["schemas"]["Schedule"][];
             nextCursor: components["schemas"]["NextCursor"];
@@ -1113,6 +1269,10 @@ export interface components {
          *     `costUsd`, `turns`, `durationMs`, `interrupted`); or a schedule's `schedule_fired` (`scheduleId`, `messageId`,
          *     `plannedAt`), `schedule_missed` (`scheduleId`, `plannedAt`, `before`) or
          *     `schedule_paused` (`scheduleId`, `reason`).
+         *     A `reply` may carry `data.files` (DeliveredFile items): what the agent left in
+         *     /workspace/outbox/ during that turn. Outbox entries not attached (symbolic links, hard
+         *     links, directories, special files, bad names, past the quota) are `file_skipped` lifecycle
+         *     events (`messageId`, `name`, `reason`).
          *     A `usage` lifecycle event is one metered model response: `model`, `status`,
          *     `inputTokens`, `outputTokens`, `cacheCreationInputTokens`, `cacheReadInputTokens` and `costUsd`.
          */
@@ -1124,6 +1284,9 @@ export interface components {
             generation?: number | null;
             time: components["schemas"]["Timestamp"];
             data: {
+                /** @description On a `reply`, the files the agent delivered with it. */
+                files?: components["schemas"]["DeliveredFile"][];
+            } & {
                 [key: string]: unknown;
             };
         };
@@ -1206,7 +1369,7 @@ export interface components {
              * @description Stable machine-readable code from berth's error catalogue (src/errors.ts).
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "MODEL_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "DOCS_ASSET_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "TOO_MANY_VIEWERS" | "MOUNT_INSIDE_WRITABLE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "MODEL_CAP_EXCEEDED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "MODEL_GATE_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "DISK_LOW" | "IMAGE_UNAVAILABLE" | "MODEL_CREDENTIAL_MISSING";
+            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "FILE_NAME_INVALID" | "FILE_PATH_INVALID" | "FILE_NAME_CLASH" | "FILE_PATH_UNSAFE" | "FILE_IS_DIRECTORY" | "FILE_NOT_DIRECTORY" | "ATTACHMENT_INVALID" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "MODEL_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "DOCS_ASSET_NOT_FOUND" | "FILE_NOT_FOUND" | "WORKSPACE_PATH_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "IDEMPOTENCY_KEY_REUSED" | "TOO_MANY_VIEWERS" | "MOUNT_INSIDE_WRITABLE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "MODEL_CAP_EXCEEDED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "MODEL_GATE_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "DISK_LOW" | "IMAGE_UNAVAILABLE" | "MODEL_CREDENTIAL_MISSING";
             /** @description Each validation problem, when there are several (the first 20; `errorCount` says how many in all). */
             errors?: {
                 path: string;
@@ -1272,7 +1435,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not application/json. */
+        /** @description The body is not application/json (application/octet-stream for uploads). */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -1300,6 +1463,13 @@ export interface components {
     parameters: {
         GroupId: components["schemas"]["Id"];
         SessionId: components["schemas"]["Id"];
+        /** @description A directory relative to the workspace, `/`-separated (absent or empty = the workspace). */
+        WorkspacePath: string;
+        /**
+         * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+         *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+         */
+        WorkspaceFilePath: string;
         BuildId: components["schemas"]["Id"];
         /** @description The `nextCursor` of the previous page. */
         Cursor: components["schemas"]["Id"];
@@ -2201,6 +2371,192 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listFiles: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of delivered files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getFile: {
+        parameters: {
+            query?: never;
+            header?: {
+                Range?: string;
+            };
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+                fileId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    "Content-Disposition"?: string;
+                    "Accept-Ranges"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested byte range (`Content-Range` says which). */
+            206: {
+                headers: {
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description The range is not satisfiable (`RANGE_NOT_SATISFIABLE`; `Content-Range` gives the size). */
+            416: {
+                headers: {
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWorkspace: {
+        parameters: {
+            query?: {
+                /** @description A directory relative to the workspace, `/`-separated (absent or empty = the workspace). */
+                path?: components["parameters"]["WorkspacePath"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The directory's entries, sorted by name. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceListing"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getWorkspaceFile: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+                 *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+                 */
+                path?: components["parameters"]["WorkspaceFilePath"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes. */
+            200: {
+                headers: {
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    putWorkspaceFile: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+                 *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+                 */
+                path?: components["parameters"]["WorkspaceFilePath"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description An existing file was replaced. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceUpload"];
+                };
+            };
+            /** @description The file was created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceUpload"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     listSessionSchedules: {

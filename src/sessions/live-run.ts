@@ -15,6 +15,7 @@ import type { Queryable } from '../store/db.ts';
 import { deliveredTo, takePending } from '../store/messages.ts';
 import type { ExitReason } from '../store/sessions.ts';
 import { frameEvent } from './frame-events.ts';
+import type { CollectFiles } from './reply-files.ts';
 
 /** Messages taken from the queue per pass. */
 const DELIVERY_BATCH = 100;
@@ -32,6 +33,8 @@ export interface RunDeps {
   stopContainer(graceMs: number): Promise<void>;
   /** A turn's usage frame, to be added to the session's totals. */
   onUsage(usage: UsageFrame): void;
+  /** Moves the turn's outbox files into the file store; their list goes on the reply event. */
+  collectFiles?: CollectFiles;
   log: Logger;
   metrics: Metrics;
 }
@@ -59,6 +62,8 @@ export class LiveRun {
   #retryTimer: NodeJS.Timeout | undefined;
   #delivering: Promise<void> | undefined;
   #deliverAgain = false;
+  /** Frames are handled in order; a reply waits for its files, and the ack after it waits too. */
+  #frames: Promise<void> = Promise.resolve();
   #closing = false;
   #idleTimer: NodeJS.Timeout | undefined;
   #warnTimer: NodeJS.Timeout | undefined;
@@ -132,6 +137,7 @@ export class LiveRun {
    */
   async settled(): Promise<void> {
     await this.#delivering;
+    await this.#frames;
     await this.#deps.events.flushed(this.sessionId);
   }
 
@@ -208,7 +214,19 @@ export class LiveRun {
   #onFrame(frame: Frame): void {
     this.#armIdle();
     if (this.#inFlight.size > 0) this.#armTurn();
+    this.#frames = this.#frames
+      .then(() => this.#handle(frame))
+      .catch((err) => this.#deps.log.warn({ err, sessionId: this.sessionId }, 'handling a frame failed'));
+  }
+
+  async #handle(frame: Frame): Promise<void> {
     const event = frameEvent(frame);
+    if (event && frame.type === 'reply' && this.#deps.collectFiles) {
+      const { files, skipped } = await this.#deps.collectFiles(frame.inReplyTo);
+      for (const s of skipped)
+        this.#event({ kind: 'lifecycle', data: { type: 'file_skipped', messageId: frame.inReplyTo, ...s } });
+      if (files.length > 0) event.data = { ...event.data, files };
+    }
     if (event) this.#event(event);
     if (frame.type === 'usage') this.#deps.onUsage(frame);
     else if (frame.type === 'ack') this.#settle(frame.id, 'done');

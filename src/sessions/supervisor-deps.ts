@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
+import type { FileStore } from '../files/store.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ContainerRuntime } from '../runtime/index.ts';
@@ -18,6 +19,8 @@ export interface RunnerDeps {
   runtime: ContainerRuntime | undefined;
   runtimeProblem?: string;
   launcher: Launcher;
+  /** Where each turn's outbox files go; without it replies carry no files. */
+  files?: FileStore;
   /** While berth builds the base image at first start: resolves when that build has ended. */
   imageBuilt?: () => Promise<void>;
   log: Logger;

@@ -188,9 +188,11 @@ export class SessionSupervisor implements SessionControl {
         throw err;
       }
       const oomKillsAtStart = oomKillCount();
-      const run = openLiveRun({ db: store.db, events, runtime, log: this.#deps.log, metrics }, key, launched);
+      const root = sessionDir(config.dataDir, session.groupId, sessionId);
+      const { files, log } = this.#deps;
+      const run = openLiveRun({ db: store.db, events, runtime, log, metrics, files, config }, key, launched, root);
       this.#runs.set(sessionId, run);
-      this.#quota.track(sessionId, sessionDir(config.dataDir, session.groupId, sessionId));
+      this.#quota.track(sessionId, root);
       const exit = this.#watchExit(run, launched, release, oomKillsAtStart).finally(() =>
         this.#exits.delete(run),
       );

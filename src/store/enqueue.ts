@@ -76,7 +76,7 @@ async function insertBatch(db: Queryable, sessionId: string, batch: NewMessage[]
     .insert(messages)
     .values(
       batch.map((input, i) => ({
-        id: newId('msg'),
+        id: input.id ?? newId('msg'),
         sessionId,
         seq: sql`(select ${counter.base} from ${counter}) + ${sql.raw(String(i + 1))}`,
         idempotencyKey: null,
@@ -93,6 +93,8 @@ export interface NewMessage {
   body: string;
   idempotencyKey?: string | undefined;
   requestHash?: string;
+  /** Chosen by the caller when files named after the message were written first (attachments). */
+  id?: string | undefined;
 }
 
 /** Statements tried when a concurrent post with the same Idempotency-Key commits in between. */
@@ -180,7 +182,7 @@ const insertNextKeyed = preparedPer((db) => buildInsertNext(db, true));
 function insertNext(db: Queryable, input: NewMessage): Promise<MessageRow[]> {
   const statement = input.idempotencyKey === undefined ? insertNextPlain(db) : insertNextKeyed(db);
   return statement.execute({
-    id: newId('msg'),
+    id: input.id ?? newId('msg'),
     sessionId: input.sessionId,
     key: input.idempotencyKey ?? null,
     requestHash: input.requestHash ?? null,

@@ -6,7 +6,7 @@ const src = path.resolve(import.meta.dirname, '../../src');
 const recipe = path.resolve(import.meta.dirname, '../../container/image');
 
 /**
- * Dependencies point one way: http → sessions|schedules|images → runtime|proxy|mounts|protocol → events → store.
+ * Dependencies point one way: http → sessions|schedules|images → runtime|proxy|mounts|files|protocol → events → store.
  * The wiring files (main, server, app) may import anything; config, errors, logger and metrics are importable by every
  * folder except runtime and protocol, which import nothing of berth's outside their own folder.
  * cli (the `berth` command) is a client on top: it sees the service only through its HTTP contract.
@@ -20,6 +20,7 @@ const LEVEL: Record<string, number> = {
   runtime: 3,
   proxy: 3,
   mounts: 3,
+  files: 3,
   protocol: 3,
   events: 2,
   store: 1,

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
@@ -106,6 +109,26 @@ describe.runIf(runtime)(`berth CLI against a real server and container (${runtim
     const failed = await berth(target, 'send', sessionId, '!nosuchhook', '--wait');
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/failed: .*unknown test hook !nosuchhook/);
+  });
+
+  it('send --attach puts the file in the inbox, where the agent reads it', async () => {
+    const { sessionId } = await newSession(server);
+    const dir = mkdtempSync(path.join(tmpdir(), 'berth-cli-attach-'));
+    const file = path.join(dir, 'figures.csv');
+    writeFileSync(file, 'a,b\n1,2\n');
+    const sent = await berthJson<{ id: string; text: string }>(
+      target,
+      'send',
+      sessionId,
+      'see file',
+      '--attach',
+      file,
+    );
+    const inbox = `/workspace/inbox/${sent.id}/figures.csv`;
+    expect(sent.text).toContain(`${inbox} (8 bytes, text/csv)`);
+    const read = await berth(target, 'send', sessionId, `!read ${inbox}`, '--wait');
+    expect(read).toMatchObject({ code: 0, stdout: 'a,b\n1,2\n' });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('logs prints stored events after a seq, filtered by kind, as lines or NDJSON', async () => {

@@ -83,10 +83,7 @@ describe('berth CLI exit codes and messages', () => {
     }
   });
 
-  it('refuses --attach clearly while messages take no attachments', async () => {
-    const r = await berth(target, 'send', MISSING_SESSION, 'see file', '--attach', import.meta.filename);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--attach: this version of berth takes no attachments on messages yet');
+  it('refuses --attach of a missing file before sending anything', async () => {
     const missing = await berth(target, 'send', MISSING_SESSION, 'x', '--attach', '/nonexistent/file.txt');
     expect(missing).toMatchObject({
       code: 2,

@@ -41,6 +41,7 @@ const fill = (path: string) =>
     .replace('{buildId}', 'bld_000000000000000000000')
     .replace('{keyId}', 'key_000000000000000000000')
     .replace('{scheduleId}', 'sch_000000000000000000000')
+    .replace('{fileId}', 'fil_000000000000000000000')
     .replace('{externalKey}', 'some-key')
     .replace('{asset}', 'missing.js');
 

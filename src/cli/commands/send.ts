@@ -1,5 +1,5 @@
 import type { components } from '../../http/api.d.ts';
-import { CONTRACT_HAS_ATTACHMENTS, readAttachment } from '../attach.ts';
+import { readAttachment } from '../attach.ts';
 import { call } from '../client.ts';
 import type { Command, Context } from '../command.ts';
 import { id, int, str } from '../command.ts';
@@ -44,7 +44,7 @@ const send: Command = {
     '--wait             wait until the message is done or failed and print its replies',
     '--timeout SECONDS  how long --wait waits (default 120); exit 1 when it runs out',
     '--idempotency-key  retrying with the same key returns the first message instead of a duplicate',
-    '--attach FILE      attach a file (repeatable), once the server accepts attachments on messages',
+    '--attach FILE      attach a file (repeatable); the agent finds it under /workspace/inbox/<message id>/',
   ],
   options: {
     wait: { type: 'boolean' },
@@ -59,17 +59,13 @@ const send: Command = {
     if (!text) throw new UsageError('the message text is empty');
     const files = (ctx.values.attach as string[] | undefined) ?? [];
     const attachments = await Promise.all(files.map(readAttachment));
-    if (attachments.length && !CONTRACT_HAS_ATTACHMENTS)
-      throw new UsageError(
-        '--attach: this version of berth takes no attachments on messages yet (openapi.yaml MessageCreate has no `attachments`)',
-      );
     const timeoutMs = (int(ctx.values, 'timeout') ?? 120) * 1000;
     const key = str(ctx.values, 'idempotency-key');
     const message = await call(
       ctx.config.url,
       ctx.api.POST('/v1/sessions/{sessionId}/messages', {
         params: { path: { sessionId }, ...(key ? { header: { 'Idempotency-Key': key } } : {}) },
-        body: { text },
+        body: attachments.length ? { text, attachments } : { text },
       }),
     );
     if (!ctx.values.wait) {
