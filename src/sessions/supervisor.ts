@@ -189,8 +189,7 @@ export class SessionSupervisor implements SessionControl {
       }
       const oomKillsAtStart = oomKillCount();
       const root = sessionDir(config.dataDir, session.groupId, sessionId);
-      const { files, log } = this.#deps;
-      const run = openLiveRun({ db: store.db, events, runtime, log, metrics, files, config }, key, launched, root);
+      const run = openLiveRun({ ...this.#deps, db: store.db, runtime }, key, launched, root);
       this.#runs.set(sessionId, run);
       this.#quota.track(sessionId, root);
       const exit = this.#watchExit(run, launched, release, oomKillsAtStart).finally(() =>
