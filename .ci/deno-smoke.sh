@@ -26,4 +26,6 @@ created=$(curl -fsS -H "authorization: Bearer $token" -H 'content-type: applicat
   -d '{"name":"deno","folder":"deno"}' "http://127.0.0.1:$port/v1/groups")
 listed=$(curl -fsS -H "authorization: Bearer $token" "http://127.0.0.1:$port/v1/groups")
 echo "$listed" | grep -q '"folder":"deno"' || { echo "deno: list did not show the group: $listed" >&2; exit 1; }
-echo "deno: /healthz ok, 401 without token, created and listed a group ($(echo "$created" | cut -c1-60)…)"
+curl -fsS "http://127.0.0.1:$port/" | grep -q '<title>berth console</title>' || { echo "deno: / is not the console" >&2; exit 1; }
+curl -fsS "http://127.0.0.1:$port/console/app.js" | grep -q '^import ' || { echo "deno: console script missing" >&2; exit 1; }
+echo "deno: /healthz ok, 401 without token, console served, created and listed a group ($(echo "$created" | cut -c1-60)…)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite needs on a fresh Debian 12 machine: PostgreSQL,
 # podman (runc, cgroups v1 friendly), the Docker engine, debootstrap for the offline (Debian) agent
-# image, busybox for the runtime tests' minimal images.
+# image, busybox for the runtime tests' minimal images, Debian's chromium for the web console test.
 # Idempotent: a second run only checks.
 set -euo pipefail
 
@@ -13,6 +13,7 @@ command -v slirp4netns >/dev/null || need+=(slirp4netns)
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 [ -x /bin/busybox ] && /bin/busybox --list | grep -qx wget || need+=(busybox-static)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   apt-get update -qq

@@ -2,13 +2,17 @@ import type { Buffer } from 'node:buffer';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { authorize, makeAuthenticator } from './http/auth.ts';
+import { consoleRoutes } from './http/console/routes.ts';
 import type { AppContext } from './http/context.ts';
+import { docsRoutes } from './http/docs/routes.ts';
 import { eventRoutes } from './http/events/routes.ts';
+import { fileRoutes } from './http/files/routes.ts';
 import { groupRoutes } from './http/groups/routes.ts';
 import { healthRoutes } from './http/health/routes.ts';
 import { imageRoutes } from './http/images/routes.ts';
 import { keyRoutes } from './http/keys/routes.ts';
 import { messageRoutes } from './http/messages/routes.ts';
+import { metricsRoutes } from './http/metrics/routes.ts';
 import { mountRoutes, validateGroupContainerConfig } from './http/mounts/routes.ts';
 import { problem, sendProblem, toProblem } from './http/problem.ts';
 import type { RouteConfig } from './http/route.ts';
@@ -19,12 +23,15 @@ import { KeySockets } from './http/stream/key-sockets.ts';
 import { streamRoutes } from './http/stream/routes.ts';
 import { closeSocketsGoingAway, selectProtocol } from './http/stream/socket-server.ts';
 import { validatorCompiler } from './http/validation.ts';
+import type { PromMetrics } from './metrics.ts';
 
 export interface BuildOptions extends AppContext {
   apiToken: string;
   /** The secret API key digests are keyed with. */
   keyPepper: Buffer;
   logger?: FastifyBaseLogger;
+  /** This server's registry: every layer records into it, `GET /metrics` reads it. */
+  metrics: PromMetrics;
 }
 
 export const BODY_LIMIT = 256 * 1024;
@@ -60,6 +67,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     runner: opts.runner,
     images: opts.images,
     schedules: opts.schedules,
+    files: opts.files,
   };
   const authenticate = makeAuthenticator({
     bootstrapToken: opts.apiToken,
@@ -96,7 +104,12 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
       await checkScope(request);
   });
 
-  app.setErrorHandler((err, request, reply) => sendProblem(reply, toProblem(err, request)));
+  app.setErrorHandler((err, request, reply) => {
+    const answer = toProblem(err, request);
+    if (answer.code === 'DATABASE_UNAVAILABLE') opts.metrics.databaseError('http');
+    if (answer.code === 'RUNTIME_COMMAND_FAILED') opts.metrics.runtimeError('http');
+    return sendProblem(reply, answer);
+  });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,
@@ -107,12 +120,16 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes(ctx));
   await app.register(groupRoutes(ctx, (trust, config) => validateGroupContainerConfig(ctx, trust, config)));
   await app.register(sessionRoutes(ctx));
-  await app.register(messageRoutes(ctx));
+  await app.register(messageRoutes(ctx, opts.metrics));
   await app.register(eventRoutes(ctx));
   await app.register(streamRoutes(ctx));
   await app.register(mountRoutes(ctx));
   await app.register(imageRoutes(ctx));
   await app.register(keyRoutes(ctx, { pepper: opts.keyPepper, sockets }));
   await app.register(scheduleRoutes(ctx));
+  await app.register(consoleRoutes());
+  await app.register(metricsRoutes(opts.metrics));
+  await app.register(docsRoutes());
+  await app.register(fileRoutes(ctx));
   return app;
 }

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import { cliEnv } from './config/cli-env.ts';
+import { CLIENT_ENV_NAMES, cliEnv } from './config/cli-env.ts';
 import { containerFields } from './config/fields-containers.ts';
+import { fileFields } from './config/fields-files.ts';
 import { serviceFields } from './config/fields-service.ts';
 import { ConfigError, type Env } from './config/parse.ts';
 import type { ModelPrice } from './config/prices.ts';
@@ -39,6 +40,7 @@ export interface Config {
   stopGraceMs: number;
   maxContainers: number;
   maxAttempts: number;
+  metricsAddress: { host: string; port: number } | undefined;
   proxyHost: string | undefined;
   proxyPort: number;
   proxyUpstream: string;
@@ -70,6 +72,7 @@ export interface Config {
   maxViewersPerSession: number;
   maxViewersPerKey: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  logFormat: 'auto' | 'json' | 'pretty';
   timezone: string;
   scheduleTimezone: string;
   schedulePollMs: number;
@@ -79,18 +82,26 @@ export interface Config {
   searchPath: string;
   /** The whole environment given to runtime CLIs and npm: PATH plus the operator's runtime settings, nothing else. */
   cliEnv: Record<string, string>;
+  attachmentMaxBytes: number;
+  messageAttachmentsMaxBytes: number;
+  uploadMaxBytes: number;
+  filesQuotaMb: number;
+  fileRetentionMs: number;
+  outboxMaxFiles: number;
+  filesAllowDotfiles: boolean;
 }
 
 // One table: the public interface of the configuration, its defaults and its docs (README is generated from it).
-export const fields = [...serviceFields, ...containerFields];
+export const fields = [...serviceFields, ...containerFields, ...fileFields];
 
 const known = new Set<string>(fields.map((f) => f.env));
+const clientNames = new Set<string>(CLIENT_ENV_NAMES);
 
 /** Parses the environment once; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
-    if (name.startsWith('BERTH_') && !known.has(name)) {
+    if (name.startsWith('BERTH_') && !known.has(name) && !clientNames.has(name)) {
       problems.push(
         `${name} is not a berth setting (known: ${[...known].filter((k) => k.startsWith('BERTH_')).join(', ')})`,
       );

@@ -1,14 +1,19 @@
 import { mkdirSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { type Config, resolveApiToken } from './config.ts';
 import { EventLog } from './events/event-log.ts';
+import { FileStore } from './files/store.ts';
 import { loadPepper } from './http/keys/secret.ts';
 import { redactPaths, requestSerializer } from './http/log-redact.ts';
+import { listenMetrics } from './http/metrics/listener.ts';
 import { AgentImageBuild } from './images/agent-image.ts';
 import { ImageBuilder } from './images/builder.ts';
+import { logDestination } from './logger.ts';
+import { PromMetrics } from './metrics.ts';
 import type { CredentialProxy } from './proxy/credential-proxy.ts';
 import { createCredentialSource } from './proxy/credentials.ts';
 import { priceTable } from './proxy/pricing.ts';
@@ -18,10 +23,13 @@ import { Scheduler } from './schedules/scheduler.ts';
 import { identities, isPredecessorOf } from './sessions/identity.ts';
 import { Launcher } from './sessions/launcher.ts';
 import { ModelMeter } from './sessions/metering.ts';
+import { credentialCheck } from './sessions/model-credential.ts';
 import { Reconciler } from './sessions/reconciler.ts';
 import { SessionSupervisor } from './sessions/supervisor.ts';
 import { openStore, type Store } from './store/db.ts';
 import { pruneEvents } from './store/events.ts';
+import { withDeadline } from './store/retry.ts';
+import { countSessionsByStatus } from './store/sessions.ts';
 
 /** The parts a running berth is made of; tests reach into them to inject faults and observe. */
 export interface Parts {
@@ -31,8 +39,12 @@ export interface Parts {
   reconciler: Reconciler | undefined;
   images: ImageBuilder;
   schedules: Scheduler;
+  files: FileStore;
   instanceId: string;
   installId: string;
+  metrics: PromMetrics;
+  /** Where GET /metrics is served without a key (BERTH_METRICS_ADDR), if anywhere. */
+  metricsAddress: AddressInfo | undefined;
 }
 
 export interface Server {
@@ -64,14 +76,26 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
   const { token, generated } = resolveApiToken(config);
   // One logger for every part and Fastify, made first so start-up warnings are not lost.
   // Secrets never reach a log line: the access_token query is redacted, header bags are censored.
-  const log = pino({
+  const logOptions = {
     level: config.logLevel,
     serializers: { req: requestSerializer as never },
     redact: redactPaths,
+  };
+  const destination = logDestination(config.logFormat);
+  const log = destination ? pino(logOptions, destination) : pino(logOptions);
+  // One registry per server: several servers may share a process (tests).
+  const metrics: PromMetrics = new PromMetrics((err) => {
+    metrics.databaseError('metrics');
+    log.warn({ err }, 'reading sessions for metrics failed');
   });
+  const metricsListener = config.metricsAddress
+    ? await listenMetrics(metrics, config.metricsAddress, log)
+    : undefined;
+  if (metricsListener)
+    log.info({ address: metricsListener.address }, 'GET /metrics is served here without a key');
   const ids = identities(config);
   const { installId, instanceId } = ids;
-  const events = new EventLog(store, { instanceId, log });
+  const events = new EventLog(store, { instanceId, log, metrics });
 
   let runtime: ContainerRuntime | undefined;
   let runtimeProblem: string | undefined;
@@ -92,7 +116,10 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     oauthToken: config.claudeCodeOauthToken,
     log,
   });
-  const meter = new ModelMeter({ store, events, prices: priceTable(config.modelPrices), log });
+  const modelCredential = () => credentialCheck(config.agent, () => credentials.mode());
+  const credential = modelCredential();
+  if (!credential.ok) log.warn({ check: 'modelCredential' }, credential.detail ?? 'no model credential');
+  const meter = new ModelMeter({ store, events, prices: priceTable(config.modelPrices), log, metrics });
   const started = runtime
     ? await startProxyFor(
         runtime,
@@ -129,8 +156,10 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     protectedPaths: config.credentialsFile ? [config.credentialsFile] : [],
     ...(imageBuild ? { imageBuild } : {}),
   });
+  const files = new FileStore({ dataDir: config.dataDir, store, log, retentionMs: config.fileRetentionMs });
   const supervisor = new SessionSupervisor({
     config,
+    files,
     store,
     events,
     instanceId,
@@ -140,6 +169,8 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     launcher,
     ...(imageBuild ? { imageBuilt: () => imageBuild.done() } : {}),
     log,
+    metrics,
+    modelCredential,
   });
   await supervisor.start();
   const isPredecessor = isPredecessorOf(ids);
@@ -153,6 +184,7 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     timeoutMs: config.buildTimeoutMs,
     cliEnv: config.cliEnv,
     log,
+    metrics,
   });
   await images.recover(isPredecessor);
   const reconciler = runtime
@@ -178,11 +210,19 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
     runner: supervisor,
     images,
     schedules,
+    files,
     apiToken: token,
     keyPepper: loadPepper(config.keyPepperFile),
     logger: log,
+    metrics,
+  });
+  metrics.setSources({
+    sessionsByStatus: () => withDeadline(countSessionsByStatus(store.db), config.dbTimeoutMs),
+    containersRunning: () => supervisor.running,
+    viewersConnected: () => app.websocketServer.clients.size,
   });
   await events.start();
+  await files.start();
   schedules.start();
   const prune = setInterval(
     () =>
@@ -203,14 +243,19 @@ export async function createServer(config: Config, opts: { store?: Store } = {})
       reconciler,
       images,
       schedules,
+      files,
       instanceId,
       installId,
+      metrics,
+      metricsAddress: metricsListener?.address,
     },
     apiToken: token,
     tokenGenerated: generated,
     async close() {
       clearInterval(prune);
+      files.close();
       await app.close();
+      await metricsListener?.close();
       await schedules.close();
       await reconciler?.stop();
       await images.close();

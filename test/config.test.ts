@@ -97,6 +97,11 @@ describe('loadConfig', () => {
     expect(err.message).toContain('BERTH_PORT');
   });
 
+  it("accepts the berth CLI's own variables, so one shell can run both", () => {
+    const config = loadConfig({ BERTH_URL: 'http://127.0.0.1:3917', BERTH_TOKEN: 'cli-token' });
+    expect(config.apiToken).toBeUndefined();
+  });
+
   it('ignores variables outside its namespace', () => {
     expect(() => loadConfig({ FOO: '1', BERTHA: 'x', NODE_ENV: 'test' })).not.toThrow();
   });

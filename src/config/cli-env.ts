@@ -45,3 +45,9 @@ export function cliEnv(env: Env, searchPath: string): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * Variables of the `berth` command-line client (read by src/cli/config.ts alone). The service accepts
+ * and ignores them, so one shell can both run berth and talk to it.
+ */
+export const CLIENT_ENV_NAMES = ['BERTH_URL', 'BERTH_TOKEN'] as const;

@@ -129,6 +129,12 @@ export const containerFields = [
     parse: oneOf('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     doc: 'Log level.',
   },
+  {
+    key: 'logFormat',
+    env: 'BERTH_LOG_FORMAT',
+    parse: oneOf('auto', ['auto', 'json', 'pretty'] as const),
+    doc: '`auto`: human-readable lines (pino-pretty) when stdout is a terminal, JSON lines otherwise; `json` or `pretty` force one.',
+  },
   { key: 'timezone', env: 'TZ', parse: str('UTC'), doc: 'Time zone passed to agents.' },
   {
     key: 'scheduleTimezone',

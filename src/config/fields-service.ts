@@ -1,7 +1,18 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import { parseHostRule } from './host-rules.ts';
-import { ConfigError, type Field, flag, int, MINUTE, oneOf, optional, str, url } from './parse.ts';
+import {
+  ConfigError,
+  type Field,
+  flag,
+  int,
+  loopbackAddress,
+  MINUTE,
+  oneOf,
+  optional,
+  str,
+  url,
+} from './parse.ts';
 import { parsePrices } from './prices.ts';
 
 /** Settings of the service itself: HTTP, database, credentials, proxies, network policy. */
@@ -125,6 +136,12 @@ export const serviceFields = [
     env: 'BERTH_MAX_ATTEMPTS',
     parse: int(3, 1, 100),
     doc: 'Deliveries of one message before it is marked failed.',
+  },
+  {
+    key: 'metricsAddress',
+    env: 'BERTH_METRICS_ADDR',
+    parse: loopbackAddress,
+    doc: 'Also serve `GET /metrics` without a key on this loopback `host:port` (e.g. `127.0.0.1:9464`) for a local Prometheus; on the API it stays admin-only.',
   },
   {
     key: 'proxyHost',

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 
@@ -64,6 +65,26 @@ export const flag =
 
 export const optional = (raw: string | undefined): string | undefined =>
   raw === undefined || raw === '' ? undefined : raw;
+
+/** `host:port` (`[::1]:port` for IPv6) on a loopback address, or undefined when unset. */
+export const loopbackAddress = (
+  raw: string | undefined,
+  _env: Env,
+  name = '',
+): { host: string; port: number } | undefined => {
+  if (raw === undefined || raw === '') return undefined;
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(raw.trim());
+  if (!m || Number(m[3]) > 65535)
+    throw new ConfigError(`${name} must be host:port, e.g. 127.0.0.1:9464, got "${raw}"`);
+  const host = (m[1] ?? m[2]!).toLowerCase();
+  // What is served there needs no key, so only this machine may reach it.
+  const loopback = host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
+  if (!loopback)
+    throw new ConfigError(
+      `${name} must be on a loopback address (127.0.0.0/8, ::1, localhost), got "${host}"`,
+    );
+  return { host, port: Number(m[3]) };
+};
 
 export const url =
   (fallback: string | undefined, protocols: string[]) =>

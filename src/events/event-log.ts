@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import { type Metrics, noMetrics } from '../metrics.ts';
 import type { Store } from '../store/db.ts';
 import { type EventKind, listEvents, type NewEvent, type Settle, storeBatch } from '../store/events.ts';
 import { retryWhileUnavailable } from '../store/retry.ts';
@@ -50,6 +51,7 @@ export class EventLog {
   readonly #store: Store;
   readonly #instanceId: string;
   readonly #log: Logger;
+  readonly #metrics: Metrics;
   readonly #maxQueuedLogs: number;
   readonly #sessions = new Map<string, SessionState>();
   readonly #catchUpMs: number;
@@ -61,11 +63,12 @@ export class EventLog {
 
   constructor(
     store: Store,
-    opts: { instanceId: string; log: Logger; maxQueuedLogs?: number; catchUpMs?: number },
+    opts: { instanceId: string; log: Logger; maxQueuedLogs?: number; catchUpMs?: number; metrics?: Metrics },
   ) {
     this.#store = store;
     this.#instanceId = opts.instanceId;
     this.#log = opts.log;
+    this.#metrics = opts.metrics ?? noMetrics;
     this.#maxQueuedLogs = opts.maxQueuedLogs ?? 10_000;
     this.#catchUpMs = opts.catchUpMs ?? 2_000;
   }
@@ -85,6 +88,7 @@ export class EventLog {
     if (event.kind === 'log' && state.queue.length >= this.#maxQueuedLogs) {
       // The database is slower than the container's stderr: shed log lines, never replies, and say so.
       state.droppedLogs++;
+      this.#metrics.logLineShed();
       return Promise.resolve(undefined);
     }
     return this.#enqueue<EventRow | undefined>(sessionId, state, (resolve) => ({ event, resolve }));
@@ -215,6 +219,7 @@ export class EventLog {
             log: this.#log,
             stop: () => this.#closed && Date.now() > this.#giveUpAt,
             context: { sessionId, count: batch.length },
+            unavailable: () => this.#metrics.databaseError('events'),
           },
         );
       } catch (err) {
@@ -229,6 +234,7 @@ export class EventLog {
         if (p.event) p.resolve(rows[i++]);
         else p.resolve(undefined);
       }
+      for (const row of rows) this.#metrics.eventStored(row.kind);
       if (rows.length > 0) {
         this.#dispatch(sessionId, state, rows);
         this.#store

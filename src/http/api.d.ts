@@ -42,6 +42,127 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * This instance's metrics in the Prometheus text format.
+         * @description Admin only (the series name every group). Sessions by status (`berth_sessions`, read from
+         *     the database at scrape time), `berth_wakes_total` and `berth_wake_duration_seconds`,
+         *     `berth_containers_running`, `berth_messages_total{status}` and
+         *     `berth_message_delivery_seconds`, `berth_events_appended_total{kind}`,
+         *     `berth_log_lines_shed_total`, `berth_viewers_connected`, `berth_proxy_requests_total{group}`,
+         *     `berth_proxy_bytes_total{group,direction}`, `berth_model_tokens_total{group,kind}`,
+         *     `berth_image_builds_total{result}`, `berth_database_errors_total{where}`,
+         *     `berth_runtime_errors_total{where}`, and the Node.js process metrics. Counters count what
+         *     this instance did since it started. `BERTH_METRICS_ADDR` also serves the same page without a
+         *     key on a loopback address of its own.
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/openapi.yaml": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This contract. */
+        get: operations["getOpenApi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This contract rendered by Swagger UI, served by berth (no CDN, no inline script). */
+        get: operations["getDocs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A script, style sheet or image of the documentation page. */
+        get: operations["getDocsAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The web console, a single page that asks for an API key.
+         * @description Public, like a login page: the page itself holds no data. It asks for an API key, keeps it
+         *     in the tab's sessionStorage and calls this API with `Authorization: Bearer <key>`; its
+         *     WebSocket streams authenticate with the subprotocols `["berth.v1", "bearer." + key]`
+         *     (see `streamEvents`), so the key never appears in a URL. Answers carry a
+         *     Content-Security-Policy that allows only berth's own origin.
+         */
+        get: operations["getConsole"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A script or style sheet of the web console. */
+        get: operations["getConsoleAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups": {
         parameters: {
             query?: never;
@@ -113,6 +234,25 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/groups/{groupId}/image/builds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+            };
+            cookie?: never;
+        };
+        /** The group's image builds, newest first. */
+        get: operations["listImageBuilds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups/{groupId}/image/builds/{buildId}": {
         parameters: {
             query?: never;
@@ -146,8 +286,9 @@ export interface paths {
         };
         /**
          * A build's output live over WebSocket, from the retained tail on.
-         * @description Upgrade to a WebSocket (`Upgrade: websocket`; authentication as for the event stream,
-         *     including the `access_token` query and `bearer.<token>` subprotocol fallbacks). The server
+         * @description Upgrade to a WebSocket (`Upgrade: websocket`; authentication as for the event stream: from
+         *     a browser `new WebSocket(url, ['berth.v1', 'bearer.' + key])`, or the `access_token`
+         *     query). The server
          *     sends the retained tail of the output (the last 64 KiB), then each new line as the build
          *     writes it, then one `end` frame with the build's final status, and closes with 1000.
          *     Every frame is a JSON text message (see `BuildOutputFrame`). A build that already ended
@@ -337,6 +478,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{sessionId}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /** The files the session's agent delivered (still within retention), oldest first. */
+        get: operations["listFiles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/files/{fileId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+                fileId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download a file the agent delivered (listed in a reply event's `files`).
+         * @description Streams the stored copy with its content type and `Content-Disposition: attachment`. Byte
+         *     ranges (`Range: bytes=…`) answer 206; a range past the end answers 416. A file id of another
+         *     session answers 404, as does a file past `BERTH_FILE_RETENTION_MS`.
+         */
+        get: operations["getFile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a directory of the session's workspace (/workspace in its container).
+         * @description Plain files and directories only: symbolic links, hard-linked files, devices and FIFOs are
+         *     not listed, nor are names a client could not ask for (control characters; a leading dot
+         *     unless `BERTH_FILES_ALLOW_DOTFILES`). Every path component is opened without following
+         *     symbolic links; a path through one answers 400 `FILE_PATH_UNSAFE`.
+         */
+        get: operations["listWorkspace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{sessionId}/workspace/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Download one file of the session's workspace.
+         * @description The file is opened with no-follow semantics component by component and checked as opened
+         *     (a regular file with one link, at exactly the path asked for), so a file swapped for a
+         *     symbolic link at any moment is refused, never followed: 400 `FILE_PATH_UNSAFE`. A directory
+         *     answers 400 `FILE_IS_DIRECTORY`.
+         */
+        get: operations["getWorkspaceFile"];
+        /**
+         * Upload one file into the session's workspace (streamed).
+         * @description The body is the file's bytes (`application/octet-stream`), streamed to a temporary file in the target directory and
+         *     renamed over the name when complete. Past `BERTH_UPLOAD_MAX_BYTES` (or the room left under
+         *     `BERTH_WORKSPACE_QUOTA_MB`) the upload is cut off with 413 `FILE_TOO_LARGE` and the partial
+         *     file removed. Missing directories are created. An existing directory, symbolic link or hard
+         *     link at the path, or a name that differs from a sibling only by case or Unicode
+         *     normalisation, is refused with 400. Tell the agent about the file by naming its path in a
+         *     message.
+         */
+        put: operations["putWorkspaceFile"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{sessionId}/schedules": {
         parameters: {
             query?: never;
@@ -460,11 +705,18 @@ export interface paths {
          *       then closes with code 4008. Reconnect with `after=<resumeAfter>`.
          *
          *     Authentication: `Authorization: Bearer <token>` as everywhere. Browsers, which cannot
-         *     set headers on a WebSocket, may instead pass `access_token=<token>` in the query or
-         *     offer the subprotocol `bearer.<token>` together with `berth.v1`
-         *     (`new WebSocket(url, ["berth.v1", "bearer." + token])`); the server selects
-         *     `berth.v2` when offered, else `berth.v1`, and never echoes the token. A refused upgrade is an ordinary HTTP
-         *     response with `application/problem+json`.
+         *     set headers on a WebSocket, offer the key as a subprotocol together with `berth.v1`,
+         *     which keeps it out of URLs (and so out of histories and proxy logs):
+         *
+         *     ```js
+         *     const ws = new WebSocket(url, ['berth.v1', 'bearer.' + key]);
+         *     ```
+         *
+         *     The server selects `berth.v2` when offered (batched frames, see below), else `berth.v1`, and never echoes the key. `bearer.<key>` offered alone is
+         *     refused before the upgrade with 400 `BAD_REQUEST` (a browser fails a handshake that
+         *     selects none of its offers, so it could never work); the problem's detail shows the
+         *     line above. Clients that can do neither may pass `access_token=<token>` in the query.
+         *     A refused upgrade is an ordinary HTTP response with `application/problem+json`.
          *
          *     The server pings every 30 s and drops a viewer that misses two pongs in a row.
          *
@@ -855,6 +1107,13 @@ export interface components {
         };
         MessageCreate: {
             text: string;
+            /**
+             * @description Files for the agent, written to /workspace/inbox/<messageId>/ before the 202; the text the
+             *     agent receives (and the message's `text`) ends with their paths. Caps:
+             *     `BERTH_ATTACHMENT_MAX_BYTES` per file, `BERTH_MESSAGE_ATTACHMENTS_MAX_BYTES` per message
+             *     (decoded). Larger files: `PUT …/workspace/content`, then name the path in the text.
+             */
+            attachments?: components["schemas"]["Attachment"][];
         };
         Message: {
             id: components["schemas"]["Id"];
@@ -868,6 +1127,37 @@ export interface components {
             idempotencyKey: string | null;
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
+        };
+        Attachment: {
+            /** @description One path component; no control characters, no leading dot (unless allowed). */
+            name: string;
+            contentType?: string;
+            /** @description The file's bytes, base64 (standard alphabet, padded). */
+            data: string;
+        };
+        /** @description A file the agent left in /workspace/outbox/ during a turn, kept by berth; download it with getFile. */
+        DeliveredFile: {
+            id: components["schemas"]["Id"];
+            name: string;
+            size: number;
+            contentType: string;
+            sha256: string;
+        };
+        WorkspaceEntry: {
+            name: string;
+            /** @enum {string} */
+            type: "file" | "directory";
+            size: number;
+            modifiedAt: components["schemas"]["Timestamp"];
+        };
+        WorkspaceListing: {
+            path: string;
+            entries: components["schemas"]["WorkspaceEntry"][];
+        };
+        WorkspaceUpload: {
+            path: string;
+            size: number;
+            sha256: string;
         };
         /** @description A message with the agent's replies to it (`output` events whose `inReplyTo` is its id). */
         MessageWithReplies: {
@@ -955,6 +1245,20 @@ export interface components {
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
         };
+        FilePage: {
+            items: components["schemas"]["StoredFile"][];
+            nextCursor: components["schemas"]["NextCursor"];
+        };
+        StoredFile: {
+            id: components["schemas"]["Id"];
+            name: string;
+            size: number;
+            contentType: string;
+            sha256: string;
+            /** @description The message whose turn delivered it. */
+            messageId: components["schemas"]["Id"] | null;
+            createdAt: components["schemas"]["Timestamp"];
+        };
         SchedulePage: {
             items: components["schemas"]["Schedule"][];
             nextCursor: components["schemas"]["NextCursor"];
@@ -970,6 +1274,10 @@ export interface components {
          *     `costUsd`, `turns`, `durationMs`, `interrupted`); or a schedule's `schedule_fired` (`scheduleId`, `messageId`,
          *     `plannedAt`), `schedule_missed` (`scheduleId`, `plannedAt`, `before`) or
          *     `schedule_paused` (`scheduleId`, `reason`).
+         *     A `reply` may carry `data.files` (DeliveredFile items): what the agent left in
+         *     /workspace/outbox/ during that turn. Outbox entries not attached (symbolic links, hard
+         *     links, directories, special files, bad names, past the quota) are `file_skipped` lifecycle
+         *     events (`messageId`, `name`, `reason`).
          *     A `usage` lifecycle event is one metered model response: `model`, `status`,
          *     `inputTokens`, `outputTokens`, `cacheCreationInputTokens`, `cacheReadInputTokens` and `costUsd`.
          */
@@ -981,6 +1289,9 @@ export interface components {
             generation?: number | null;
             time: components["schemas"]["Timestamp"];
             data: {
+                /** @description On a `reply`, the files the agent delivered with it. */
+                files?: components["schemas"]["DeliveredFile"][];
+            } & {
                 [key: string]: unknown;
             };
         };
@@ -1046,6 +1357,13 @@ export interface components {
                 image: components["schemas"]["Check"];
                 proxy: components["schemas"]["Check"];
                 network: components["schemas"]["Check"];
+                /**
+                 * @description The Claude agent (BERTH_AGENT=claude) needs ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN or
+                 *     BERTH_CREDENTIALS_FILE; without one berth is not ready, wakes answer 503
+                 *     MODEL_CREDENTIAL_MISSING and the session's pending messages fail at once with that
+                 *     reason. `detail` names the mode (`api-key`, `oauth`), never the value.
+                 */
+                modelCredential: components["schemas"]["Check"];
             };
         };
         Check: {
@@ -1065,7 +1383,7 @@ export interface components {
              * @description Stable machine-readable code from berth's error catalogue (src/errors.ts).
              * @enum {string}
              */
-            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "MODEL_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "IDEMPOTENCY_KEY_REUSED" | "TOO_MANY_VIEWERS" | "MOUNT_INSIDE_WRITABLE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "MODEL_CAP_EXCEEDED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "MODEL_GATE_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "DISK_LOW" | "IMAGE_UNAVAILABLE";
+            code: "BAD_REQUEST" | "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_CONTENT_LENGTH" | "INVALID_RUN_SPEC" | "CURSOR_OUT_OF_RANGE" | "FOLDER_INVALID" | "FOLDER_RESERVED" | "FOLDER_ID_INVALID" | "FOLDER_ESCAPE" | "MOUNT_NO_ALLOWLIST" | "MOUNT_ALLOWLIST_INVALID" | "MOUNT_BAD_REQUEST" | "MOUNT_BAD_HOST_PATH" | "MOUNT_PATH_MISSING" | "MOUNT_BAD_CONTAINER_PATH" | "MOUNT_PROTECTED_PATH" | "MOUNT_BLOCKED_PATTERN" | "MOUNT_NOT_ALLOWED_ROOT" | "MOUNT_RW_DENIED" | "MOUNT_COLLISION" | "EGRESS_BAD_REQUEST" | "ENV_NAME_REFUSED" | "SCHEDULE_TRIGGER_INVALID" | "SCHEDULE_CRON_INVALID" | "SCHEDULE_INTERVAL_TOO_SHORT" | "SCHEDULE_AT_PAST" | "SCHEDULE_TIMEZONE_INVALID" | "SCHEDULE_LIMIT_REACHED" | "FILE_NAME_INVALID" | "FILE_PATH_INVALID" | "FILE_NAME_CLASH" | "FILE_PATH_UNSAFE" | "FILE_IS_DIRECTORY" | "FILE_NOT_DIRECTORY" | "ATTACHMENT_INVALID" | "UNAUTHORIZED" | "KEY_EXPIRED" | "FORBIDDEN" | "EGRESS_DENIED" | "MODEL_NOT_ALLOWED" | "ROUTE_NOT_FOUND" | "GROUP_NOT_FOUND" | "SESSION_NOT_FOUND" | "MESSAGE_NOT_FOUND" | "IMAGE_BUILD_NOT_FOUND" | "KEY_NOT_FOUND" | "SCHEDULE_NOT_FOUND" | "DOCS_ASSET_NOT_FOUND" | "FILE_NOT_FOUND" | "WORKSPACE_PATH_NOT_FOUND" | "GROUP_FOLDER_TAKEN" | "SESSION_EXTERNAL_KEY_TAKEN" | "IMAGE_BUILD_IN_PROGRESS" | "IMAGE_BUILD_FINISHED" | "SCHEDULE_COMPLETED" | "PAYLOAD_TOO_LARGE" | "FILE_TOO_LARGE" | "RANGE_NOT_SATISFIABLE" | "IDEMPOTENCY_KEY_REUSED" | "TOO_MANY_VIEWERS" | "MOUNT_INSIDE_WRITABLE" | "UNSUPPORTED_MEDIA_TYPE" | "UPGRADE_REQUIRED" | "MODEL_CAP_EXCEEDED" | "INTERNAL" | "CONFIG_INVALID" | "CREDENTIALS_INVALID" | "FOLDER_UNSAFE" | "MOUNT_PROJECT_MISSING" | "MOUNT_PROJECT_PROTECTED" | "MOUNT_PROJECT_UNCHECKED" | "PROXY_BIND_UNSAFE" | "PROXY_LISTEN_FAILED" | "PROXY_SOCKET_FAILED" | "RUNTIME_COMMAND_FAILED" | "EGRESS_UNREACHABLE" | "SHUTTING_DOWN" | "DATABASE_UNAVAILABLE" | "RUNTIME_UNAVAILABLE" | "PROXY_UNAVAILABLE" | "MODEL_GATE_UNAVAILABLE" | "IMAGE_MISSING" | "IMAGE_BUILDING" | "DISK_LOW" | "IMAGE_UNAVAILABLE" | "MODEL_CREDENTIAL_MISSING";
             /** @description Each validation problem, when there are several (the first 20; `errorCount` says how many in all). */
             errors?: {
                 path: string;
@@ -1131,7 +1449,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is not application/json. */
+        /** @description The body is not application/json (application/octet-stream for uploads). */
         UnsupportedMediaType: {
             headers: {
                 [name: string]: unknown;
@@ -1159,6 +1477,13 @@ export interface components {
     parameters: {
         GroupId: components["schemas"]["Id"];
         SessionId: components["schemas"]["Id"];
+        /** @description A directory relative to the workspace, `/`-separated (absent or empty = the workspace). */
+        WorkspacePath: string;
+        /**
+         * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+         *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+         */
+        WorkspaceFilePath: string;
         BuildId: components["schemas"]["Id"];
         /** @description The `nextCursor` of the previous page. */
         Cursor: components["schemas"]["Id"];
@@ -1224,6 +1549,140 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    getOpenApi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description openapi.yaml as berth serves it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/yaml": string;
+                };
+            };
+        };
+    };
+    getDocs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page; its scripts and styles load from `/docs/{asset}`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getDocsAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The asset. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/css": string;
+                    "text/javascript": string;
+                    "image/png": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getConsole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The console's HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getConsoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A file name of the console (no directories). */
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/javascript": string;
+                    "text/css": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
         };
     };
     listGroups: {
@@ -1428,6 +1887,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listImageBuilds: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Builds per page (each carries up to 64 KiB of output). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                groupId: components["parameters"]["GroupId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of builds. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["ImageBuild"][];
+                        nextCursor: components["schemas"]["NextCursor"];
+                    };
+                };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
@@ -1892,6 +2385,192 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+        };
+    };
+    listFiles: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of delivered files. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FilePage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getFile: {
+        parameters: {
+            query?: never;
+            header?: {
+                Range?: string;
+            };
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+                fileId: components["schemas"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file. */
+            200: {
+                headers: {
+                    "Content-Disposition"?: string;
+                    "Accept-Ranges"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested byte range (`Content-Range` says which). */
+            206: {
+                headers: {
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description The range is not satisfiable (`RANGE_NOT_SATISFIABLE`; `Content-Range` gives the size). */
+            416: {
+                headers: {
+                    "Content-Range"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWorkspace: {
+        parameters: {
+            query?: {
+                /** @description A directory relative to the workspace, `/`-separated (absent or empty = the workspace). */
+                path?: components["parameters"]["WorkspacePath"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The directory's entries, sorted by name. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceListing"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getWorkspaceFile: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+                 *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+                 */
+                path?: components["parameters"]["WorkspaceFilePath"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes. */
+            200: {
+                headers: {
+                    "Content-Disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    putWorkspaceFile: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A file relative to the workspace, `/`-separated; no `..`, no leading `/`. Absent names the
+                 *     workspace itself, which is a directory (400 `FILE_IS_DIRECTORY`).
+                 */
+                path?: components["parameters"]["WorkspaceFilePath"];
+            };
+            header?: never;
+            path: {
+                sessionId: components["parameters"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description An existing file was replaced. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceUpload"];
+                };
+            };
+            /** @description The file was created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceUpload"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["TooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
         };
     };
     listSessionSchedules: {

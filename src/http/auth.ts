@@ -6,6 +6,7 @@ import type { Db } from '../store/db.ts';
 import { findKey, type KeyRole, touchKey } from '../store/keys.ts';
 import { parseToken, secretMatches } from './keys/secret.ts';
 import type { Role } from './spec.ts';
+import { SUBPROTOCOL } from './stream/protocol.ts';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -38,9 +39,12 @@ export class UnauthorizedError extends AppError {
   }
 }
 
+/** How a browser opens a berth WebSocket without putting the key in a URL (README and openapi.yaml). */
+export const BROWSER_SNIPPET = `new WebSocket(url, ['${SUBPROTOCOL}', 'bearer.' + key])`;
+
 /**
  * The bearer token from the Authorization header; for browsers' WebSocket, which cannot set headers,
- * also from the `access_token` query parameter or a `bearer.<token>` subprotocol.
+ * also from the `access_token` query parameter or a `bearer.<token>` subprotocol offered with berth.v1.
  */
 export function presentedToken(request: FastifyRequest, allowBrowserFallbacks: boolean): string | undefined {
   const header = request.headers.authorization;
@@ -48,12 +52,13 @@ export function presentedToken(request: FastifyRequest, allowBrowserFallbacks: b
   if (!allowBrowserFallbacks) return undefined;
   const query = (request.query as Record<string, unknown> | undefined)?.access_token;
   if (typeof query === 'string') return query;
-  const protocols = request.headers['sec-websocket-protocol'];
-  const bearer = protocols
-    ?.split(',')
-    .map((p) => p.trim())
-    .find((p) => p.startsWith('bearer.'));
-  return bearer?.slice('bearer.'.length);
+  const offered = request.headers['sec-websocket-protocol']?.split(',').map((p) => p.trim()) ?? [];
+  const bearer = offered.find((p) => p.startsWith('bearer.'));
+  if (bearer === undefined) return undefined;
+  // The bearer offer is never echoed, and a browser fails a handshake that selects none of its offers.
+  if (!offered.includes(SUBPROTOCOL))
+    throw new AppError('BAD_REQUEST', `offer ${SUBPROTOCOL} with the bearer subprotocol: ${BROWSER_SNIPPET}`);
+  return bearer.slice('bearer.'.length);
 }
 
 export interface AuthDeps {

@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { EventLog } from '../events/event-log.ts';
+import type { FileStore } from '../files/store.ts';
 import type { ImageBuilder } from '../images/builder.ts';
 import type { Scheduler } from '../schedules/scheduler.ts';
 import type { SessionControl } from '../sessions/control.ts';
@@ -13,4 +14,6 @@ export interface AppContext {
   runner: SessionControl;
   images: ImageBuilder;
   schedules: Scheduler;
+  /** Delivered files; only the files plugin needs it. */
+  files?: FileStore;
 }

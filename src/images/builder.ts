@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import { type ContainerRuntime, onLines } from '../runtime/index.ts';
 import type { Store } from '../store/db.ts';
 import { getGroup } from '../store/groups.ts';
@@ -35,6 +36,7 @@ export interface ImageBuilderDeps {
   /** The whole environment of the host-side npm install (config.cliEnv): no berth secret reaches it. */
   cliEnv: Record<string, string>;
   log: Logger;
+  metrics?: Metrics;
 }
 
 const FLUSH_MS = 1000;
@@ -197,6 +199,7 @@ export class ImageBuilder {
           await setGroupImage(tx, build.groupId, build.tag);
       });
       tail.end({ status: 'succeeded', error: null });
+      this.#deps.metrics?.imageBuild('succeeded');
       this.#deps.log.info({ buildId: build.id, tag: build.tag }, 'group image built');
     } catch (err) {
       const reason = active.reason;
@@ -211,6 +214,7 @@ export class ImageBuilder {
       const status = reason === 'cancelled' ? 'cancelled' : 'failed';
       await finishImageBuild(db, build.id, { status, error, outputTail: tail.text });
       tail.end({ status, error });
+      this.#deps.metrics?.imageBuild(reason === 'timeout' ? 'timeout' : status);
       // A partial image must not be mistaken for a finished one by the next identical request.
       await runtime
         .removeImage(build.tag)

@@ -118,6 +118,9 @@ export async function planMounts(ctx: PlanContext): Promise<MountPlan> {
     sessionDir(ctx.dataDir, ctx.groupId, ctx.sessionId),
     owner,
   );
+  // Files the agent leaves here are attached to its turn's reply (src/files/outbox.ts). An outbox the agent
+  // replaced (a symlink, a file) is its own loss: collection skips it, and the wake must still go on.
+  await ensureDir(session, path.join(session, 'outbox'), owner).catch(() => undefined);
   const group = await ensureDir(groupsBase(ctx.dataDir), groupDir(ctx.dataDir, ctx.groupFolder), owner);
   const global = await ensureDir(ctx.dataDir, globalDir(ctx.dataDir), owner);
   const admin = ctx.trust === 'admin';

@@ -16,5 +16,11 @@ export interface SessionControl {
   messageQueued(sessionId: string): void;
   /** Ends the current turn of the session's agent; true when a running turn here was asked to stop. */
   interrupt(sessionId: string): Promise<boolean>;
-  readiness(): Promise<{ runtime: Check; image: Check; proxy: Check; network: Check }>;
+  readiness(): Promise<{
+    runtime: Check;
+    image: Check;
+    proxy: Check;
+    network: Check;
+    modelCredential: Check;
+  }>;
 }

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import {
   encodeClose,
   encodeInterrupt,
@@ -14,6 +15,7 @@ import type { Queryable } from '../store/db.ts';
 import { deliveredTo, takePending } from '../store/messages.ts';
 import type { ExitReason } from '../store/sessions.ts';
 import { frameEvent } from './frame-events.ts';
+import type { CollectFiles } from './reply-files.ts';
 
 /** Messages taken from the queue per pass. */
 const DELIVERY_BATCH = 100;
@@ -31,7 +33,10 @@ export interface RunDeps {
   stopContainer(graceMs: number): Promise<void>;
   /** A turn's usage frame, to be added to the session's totals. */
   onUsage(usage: UsageFrame): void;
+  /** Moves the turn's outbox files into the file store; their list goes on the reply event. */
+  collectFiles?: CollectFiles;
   log: Logger;
+  metrics: Metrics;
 }
 
 /**
@@ -57,6 +62,8 @@ export class LiveRun {
   #retryTimer: NodeJS.Timeout | undefined;
   #delivering: Promise<void> | undefined;
   #deliverAgain = false;
+  /** Frames are handled in order; a reply waits for its files, and the ack after it waits too. */
+  #frames: Promise<void> = Promise.resolve();
   #closing = false;
   #idleTimer: NodeJS.Timeout | undefined;
   #warnTimer: NodeJS.Timeout | undefined;
@@ -136,6 +143,7 @@ export class LiveRun {
    */
   async settled(): Promise<void> {
     await this.#delivering;
+    await this.#frames;
     await this.#deps.events.flushed(this.sessionId);
   }
 
@@ -158,7 +166,10 @@ export class LiveRun {
           if (stdin.destroyed || stdin.writableEnded) break;
           this.#inFlight.add(m.id);
           this.#written.add(m.id);
-          if (!stdin.write(encodeMessage({ id: m.id, seq: m.seq, text: m.body }))) await drained(stdin);
+          const full = !stdin.write(encodeMessage({ id: m.id, seq: m.seq, text: m.body }));
+          this.#deps.metrics.messages('delivered', 1);
+          this.#deps.metrics.delivered((Date.now() - m.createdAt.getTime()) / 1000);
+          if (full) await drained(stdin);
         }
         this.#armTurn();
         if (batch.length === DELIVERY_BATCH) this.#deliverAgain = true;
@@ -209,7 +220,19 @@ export class LiveRun {
   #onFrame(frame: Frame): void {
     this.#armIdle();
     if (this.#inFlight.size > 0) this.#armTurn();
+    this.#frames = this.#frames
+      .then(() => this.#handle(frame))
+      .catch((err) => this.#deps.log.warn({ err, sessionId: this.sessionId }, 'handling a frame failed'));
+  }
+
+  async #handle(frame: Frame): Promise<void> {
     const event = frameEvent(frame);
+    if (event && frame.type === 'reply' && this.#deps.collectFiles) {
+      const { files, skipped } = await this.#deps.collectFiles(frame.inReplyTo);
+      for (const s of skipped)
+        this.#event({ kind: 'lifecycle', data: { type: 'file_skipped', messageId: frame.inReplyTo, ...s } });
+      if (files.length > 0) event.data = { ...event.data, files };
+    }
     if (event) this.#event(event);
     if (frame.type === 'usage') this.#deps.onUsage(frame);
     else if (frame.type === 'ack') this.#settle(frame.id, 'done');
@@ -219,6 +242,7 @@ export class LiveRun {
   /** Settled through the event log: after, and atomically with, the replies that preceded the ack. */
   #settle(id: string, status: 'done' | 'failed', error?: string): void {
     this.#inFlight.delete(id);
+    this.#deps.metrics.messages(status, 1);
     if (this.#inFlight.size === 0) this.#clearTurn();
     void this.#deps.events.settle(this.sessionId, { id, status, ...(error ? { error } : {}) });
   }

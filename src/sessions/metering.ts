@@ -1,4 +1,5 @@
 import type { EventLog } from '../events/event-log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Admission, GateContext, ModelGate, UsageRecord } from '../proxy/model-gate.ts';
 import { costMicroUsd, type PriceTable } from '../proxy/pricing.ts';
 import type { Store } from '../store/db.ts';
@@ -9,6 +10,7 @@ export interface MeterDeps {
   events: EventLog;
   prices: PriceTable;
   log: { warn(obj: object, msg: string): void };
+  metrics?: Metrics;
 }
 
 const MINUTE = 60_000;
@@ -98,6 +100,11 @@ export class ModelMeter implements ModelGate {
       costMicroUsd: cost,
     });
     if (!saved) return;
+    const m = this.#deps.metrics;
+    m?.modelTokens(saved.groupId, 'input', usage.inputTokens);
+    m?.modelTokens(saved.groupId, 'output', usage.outputTokens);
+    m?.modelTokens(saved.groupId, 'cache_creation', usage.cacheCreationInputTokens);
+    m?.modelTokens(saved.groupId, 'cache_read', usage.cacheReadInputTokens);
     await this.#deps.events.append(ctx.sessionId, {
       kind: 'lifecycle',
       ...(ctx.generation !== undefined ? { generation: ctx.generation } : {}),

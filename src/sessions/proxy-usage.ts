@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { TrafficStats } from '../proxy/credential-proxy.ts';
 import type { Queryable } from '../store/db.ts';
 import { addProxyUsage } from '../store/sessions.ts';
@@ -12,11 +13,17 @@ export class ProxyUsageSaver {
   readonly #db: Queryable;
   readonly #current: (sessionId: string) => TrafficStats | undefined;
   readonly #log: Logger;
+  readonly #metrics: Metrics;
 
-  constructor(db: Queryable, current: (sessionId: string) => TrafficStats | undefined, log: Logger) {
+  constructor(
+    db: Queryable,
+    current: (sessionId: string) => TrafficStats | undefined,
+    deps: { log: Logger; metrics: Metrics },
+  ) {
     this.#db = db;
     this.#current = current;
-    this.#log = log;
+    this.#log = deps.log;
+    this.#metrics = deps.metrics;
   }
 
   async save(sessionId: string): Promise<void> {
@@ -30,8 +37,9 @@ export class ProxyUsageSaver {
     };
     if (delta.requests === 0 && delta.bytesIn === 0 && delta.bytesOut === 0) return;
     this.#saved.set(sessionId, now);
-    await addProxyUsage(this.#db, sessionId, delta).catch((err) =>
+    const groupId = await addProxyUsage(this.#db, sessionId, delta).catch((err) =>
       this.#log.warn({ err, sessionId }, 'saving proxy usage failed'),
     );
+    if (groupId) this.#metrics.proxyTraffic(groupId, delta.requests, delta.bytesIn, delta.bytesOut);
   }
 }

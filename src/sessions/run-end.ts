@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
-import type { NewEvent } from '../events/event-log.ts';
+import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Queryable, Store } from '../store/db.ts';
 import { requeueUnacked } from '../store/messages.ts';
 import { retryWhileUnavailable } from '../store/retry.ts';
@@ -29,7 +30,7 @@ export interface RunEnding {
  * `delivered`. `first` is false when another caller already recorded this end.
  */
 export async function recordRunEnding(
-  deps: { store: Store; config: Config; log: Logger },
+  deps: { store: Store; config: Config; log: Logger; metrics: Metrics },
   key: RunKey,
   end: RunEnding,
   stopping: () => boolean,
@@ -58,13 +59,24 @@ export async function recordRunEnding(
       });
       return result;
     },
-    { log: deps.log, stop: stopping, context: key },
+    { log: deps.log, stop: stopping, context: key, unavailable: () => deps.metrics.databaseError('runs') },
   );
   return { first, ...requeue };
 }
 
-/** A container that never started still gets a run row (start and end) and leaves the session idle. */
-export async function recordSpawnFailure(db: Queryable, key: RunKey, log: Logger): Promise<void> {
+/**
+ * A container that never started is logged, counted, said as a `spawn_error` event, and still gets a
+ * run row (start and end) and leaves the session idle.
+ */
+export async function recordSpawnFailure(
+  deps: { db: Queryable; events: EventLog; log: Logger; metrics: Metrics },
+  key: RunKey,
+  failure: Error,
+): Promise<void> {
+  const { db, log } = deps;
+  log.warn({ err: failure, ...key }, 'container did not start');
+  deps.metrics.wake('failed', 0);
+  deps.metrics.runtimeError('spawn');
   // The run rows are history; the session row below is what must be right, so their failures are only logged.
   await recordRunStart(db, { ...key, containerName: '-', image: '-' }).catch((err: Error) =>
     log.warn({ err, ...key }, 'recording a failed start failed'),
@@ -81,6 +93,11 @@ export async function recordSpawnFailure(db: Queryable, key: RunKey, log: Logger
     lastExitReason: 'spawn_error',
     lastExitCode: null,
     clearOwner: true,
+  });
+  void deps.events.append(key.sessionId, {
+    kind: 'lifecycle',
+    generation: key.generation,
+    data: { type: 'spawn_error', message: failure.message },
   });
 }
 

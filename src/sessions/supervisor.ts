@@ -10,6 +10,7 @@ import type { SessionControl } from './control.ts';
 import { classifyExit } from './exit-reason.ts';
 import type { Launched } from './launcher.ts';
 import type { LiveRun } from './live-run.ts';
+import { refuseWithoutCredential } from './model-credential.ts';
 import { openLiveRun } from './open-run.ts';
 import { ProxyUsageSaver } from './proxy-usage.ts';
 import { type QuotaBreach, QuotaWatch } from './quota.ts';
@@ -43,7 +44,7 @@ export class SessionSupervisor implements SessionControl {
   constructor(deps: RunnerDeps) {
     this.#deps = deps;
     this.#slots = new Slots(deps.config.maxContainers);
-    this.#proxyUsage = new ProxyUsageSaver(deps.store.db, (id) => deps.launcher.proxyUsage(id), deps.log);
+    this.#proxyUsage = new ProxyUsageSaver(deps.store.db, (id) => deps.launcher.proxyUsage(id), deps);
     const mb = 1024 * 1024;
     this.#quota = new QuotaWatch({
       dataDir: deps.config.dataDir,
@@ -121,8 +122,14 @@ export class SessionSupervisor implements SessionControl {
   }
 
   readiness(): Promise<RunnerReadiness> {
-    const { runtime, runtimeProblem, launcher, config } = this.#deps;
-    return runnerReadiness(runtime, runtimeProblem, launcher, config.image);
+    const { runtime, runtimeProblem, launcher, config, modelCredential } = this.#deps;
+    const credential = modelCredential?.() ?? { ok: true };
+    return runnerReadiness(runtime, runtimeProblem, launcher, config.image, credential);
+  }
+
+  /** Containers this instance runs now. */
+  get running(): number {
+    return this.#runs.size;
   }
 
   /** Stops every local run (their messages are requeued) and stops renewing leases. */
@@ -150,9 +157,13 @@ export class SessionSupervisor implements SessionControl {
 
   async #wake(sessionId: string): Promise<WakeResult> {
     if (this.#closing) throw new AppError('SHUTTING_DOWN', 'berth is shutting down');
-    const { runtime, config, store, instanceId, launcher } = this.#deps;
+    const { runtime, config, store, instanceId, launcher, events, metrics } = this.#deps;
     if (!runtime)
       throw new AppError('RUNTIME_UNAVAILABLE', this.#deps.runtimeProblem ?? 'no container runtime');
+    const credential = this.#deps.modelCredential?.();
+    if (credential && !credential.ok)
+      await refuseWithoutCredential({ db: store.db, events, metrics }, sessionId, credential.detail ?? '');
+    const began = performance.now();
     await this.#quota.assertRoom();
     const release = await this.#slots.acquire();
     try {
@@ -173,17 +184,14 @@ export class SessionSupervisor implements SessionControl {
         const group = await getGroup(store.db, session.groupId);
         launched = await launcher.launch(runtime, session, group);
       } catch (err) {
-        await this.#spawnFailed(key, err as Error);
+        await recordSpawnFailure({ db: store.db, events, log: this.#deps.log, metrics }, key, err as Error);
         throw err;
       }
       const oomKillsAtStart = oomKillCount();
-      const run = openLiveRun(
-        { db: store.db, events: this.#deps.events, runtime, log: this.#deps.log },
-        key,
-        launched,
-      );
+      const root = sessionDir(config.dataDir, session.groupId, sessionId);
+      const run = openLiveRun({ ...this.#deps, db: store.db, runtime }, key, launched, root);
       this.#runs.set(sessionId, run);
-      this.#quota.track(sessionId, sessionDir(config.dataDir, session.groupId, sessionId));
+      this.#quota.track(sessionId, root);
       const exit = this.#watchExit(run, launched, release, oomKillsAtStart).finally(() =>
         this.#exits.delete(run),
       );
@@ -194,6 +202,7 @@ export class SessionSupervisor implements SessionControl {
         image: launched.image,
       });
       await updateRun(store.db, key, { status: 'running', leaseMs: config.leaseMs });
+      metrics.wake('started', (performance.now() - began) / 1000);
       for (const event of wakeEvents(launched, session.generation)) this.#event(sessionId, event);
       void run.deliver();
       return { status: 'running', generation: session.generation };
@@ -204,16 +213,17 @@ export class SessionSupervisor implements SessionControl {
   }
 
   async #watchExit(run: LiveRun, launched: Launched, release: () => void, oomKills: number | undefined) {
-    const { runtime, launcher } = this.#deps;
+    const { runtime, launcher, metrics } = this.#deps;
     const cli = await run.exited;
     run.dispose();
     await run.settled();
     const verdict = await classifyExit(runtime!, run, cli.exitCode, oomKills);
     const { log } = this.#deps;
     const gone = 'removing a container failed; the reconciler retries';
-    await runtime!
-      .remove(run.containerName)
-      .catch((err: Error) => log.warn({ err, name: run.containerName }, gone));
+    await runtime!.remove(run.containerName).catch((err: Error) => {
+      metrics.runtimeError('remove');
+      log.warn({ err, name: run.containerName }, gone);
+    });
     launcher.release(launched);
     await launched.unstage();
     this.#runs.delete(run.sessionId);
@@ -232,6 +242,7 @@ export class SessionSupervisor implements SessionControl {
     try {
       const { first, requeued, failed } = await recordRunEnding(this.#deps, key, end, () => this.#closing);
       if (!first) return;
+      this.#deps.metrics.messages('failed', failed.length);
       for (const event of endEvents(key, end, requeued, failed)) this.#event(key.sessionId, event);
       // A run stopped by a user or for space waits for the next message instead of waking at once.
       const retry = end.reason !== 'aborted' && end.reason !== 'quota' && !runtimeGone && !this.#closing;
@@ -241,16 +252,6 @@ export class SessionSupervisor implements SessionControl {
     } catch (err) {
       this.#deps.log.error({ err, ...key }, 'recording the end of a run failed');
     }
-  }
-
-  async #spawnFailed(key: RunKey, err: Error): Promise<void> {
-    this.#deps.log.warn({ err, ...key }, 'container did not start');
-    await recordSpawnFailure(this.#deps.store.db, key, this.#deps.log);
-    this.#event(key.sessionId, {
-      kind: 'lifecycle',
-      generation: key.generation,
-      data: { type: 'spawn_error', message: err.message },
-    });
   }
 
   /** A run past its workspace quota, or on a nearly full disk, ends with reason `quota` after saying why. */

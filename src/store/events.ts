@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { Queryable } from './db.ts';
-import { settleMessage } from './messages.ts';
-import { type EventRow, events, sessions } from './schema.ts';
+import { preparedPer } from './prepared.ts';
+import { type EventRow, events, messages, sessions } from './schema.ts';
 
 export type EventKind = EventRow['kind'];
 
@@ -67,8 +67,10 @@ export interface Settle {
 }
 
 /**
- * Stores events and settles messages in one transaction, so a message is never `done` without the
- * replies that came before its ack, and a reply is never stored twice for one settled delivery.
+ * Stores events and settles messages in one statement (one round trip, atomic without a
+ * transaction): the session's counter is advanced in a CTE the insert reads its seqs from, and the
+ * settles are another CTE, so a message is never `done` without the replies that came before its
+ * ack, and a reply is never stored twice for one settled delivery. An unknown session stores nothing.
  */
 export async function storeBatch(
   db: Queryable,
@@ -77,12 +79,80 @@ export async function storeBatch(
   settles: Settle[],
 ): Promise<EventRow[]> {
   if (settles.length === 0) return appendEvents(db, sessionId, batch);
-  return db.transaction(async (tx) => {
-    const rows = await appendEvents(tx, sessionId, batch);
-    for (const s of settles) await settleMessage(tx, { sessionId, ...s });
-    return rows;
-  });
+  const now = new Date();
+  // One verdict per message: the first wins, as it would applied one after another.
+  const first = [...new Map([...settles].reverse().map((s) => [s.id, s])).values()];
+  const values = {
+    sessionId,
+    now: now.toISOString(),
+    verdicts: JSON.stringify(first.map((s) => ({ id: s.id, status: s.status, error: s.error ?? null }))),
+    n: batch.length,
+    rows: JSON.stringify(
+      batch.map((e) => ({
+        kind: e.kind,
+        stream: storable(e.stream ?? null),
+        generation: e.generation ?? null,
+        data: storable(e.data),
+        time: (e.time ?? now).toISOString(),
+      })),
+    ),
+  };
+  if (batch.length === 0) {
+    await settleOnly(db).execute(values);
+    return [];
+  }
+  const stored = await appendAndSettle(db).execute(values);
+  return stored.sort((a, b) => a.seq - b.seq);
 }
+
+const p = (name: string) => sql.placeholder(name);
+
+/** `update messages … from jsonb_to_recordset(…)`: delivered messages become done or failed. */
+function settleCte(db: Queryable) {
+  const v = sql`v`;
+  return db.$with('settled').as(
+    db
+      .update(messages)
+      .set({ status: sql`${v}.status`, error: sql`${v}.error`, updatedAt: sql`${p('now')}::timestamptz` })
+      .from(sql`jsonb_to_recordset(${p('verdicts')}::jsonb) as ${v}(id text, status text, error text)`)
+      .where(
+        and(
+          eq(messages.sessionId, p('sessionId')),
+          sql`${messages.id} = ${v}.id`,
+          eq(messages.status, 'delivered'),
+        ),
+      )
+      .returning({ id: messages.id }),
+  );
+}
+
+/** The counter CTE the insert takes its seqs from, then the insert of the jsonb rows. */
+function buildAppendAndSettle(db: Queryable) {
+  const counter = db.$with('counter').as(
+    db
+      .update(sessions)
+      .set({ eventSeq: sql`${sessions.eventSeq} + ${p('n')}::int` })
+      .where(eq(sessions.id, p('sessionId')))
+      .returning({ first: sql<number>`${sessions.eventSeq} - ${p('n')}::int + 1`.as('first') }),
+  );
+  // Every column of the table in order (drizzle lists them all in an insert … select).
+  return db
+    .with(counter, settleCte(db))
+    .insert(events)
+    .select(
+      sql`select ${p('sessionId')}::text, ${counter.first} + e.ord - 1, e.v->>'kind', e.v->>'stream',
+        (e.v->>'generation')::int, e.v->'data', (e.v->>'time')::timestamptz
+        from ${counter}, jsonb_array_elements(${p('rows')}::jsonb) with ordinality as e(v, ord)`,
+    )
+    .returning()
+    .prepare('append_events_settle');
+}
+
+const appendAndSettle = preparedPer(buildAppendAndSettle);
+const settleOnly = preparedPer((db) => {
+  const settled = settleCte(db);
+  return db.with(settled).select({ n: sql<number>`count(*)` }).from(settled).prepare('settle_messages');
+});
 
 export async function listEvents(
   db: Queryable,

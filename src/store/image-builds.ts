@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
@@ -56,6 +56,20 @@ export async function getImageBuild(db: Queryable, groupId: string, id: string):
     .where(and(eq(imageBuilds.id, id), eq(imageBuilds.groupId, groupId)));
   if (!row) throw new NotFoundError('image build', id);
   return row;
+}
+
+/** A group's builds, newest first (ids sort by creation); `before` is the last id of the previous page. */
+export async function listImageBuilds(
+  db: Queryable,
+  groupId: string,
+  page: { before?: string | undefined; limit: number },
+): Promise<ImageBuildRow[]> {
+  return db
+    .select()
+    .from(imageBuilds)
+    .where(and(eq(imageBuilds.groupId, groupId), page.before ? lt(imageBuilds.id, page.before) : undefined))
+    .orderBy(desc(imageBuilds.id))
+    .limit(page.limit);
 }
 
 export async function markBuildRunning(db: Queryable, id: string): Promise<void> {

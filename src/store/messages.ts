@@ -1,69 +1,12 @@
 import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
-import { AppError, NotFoundError } from '../errors.ts';
+import { NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
-import { newId } from './ids.ts';
-import { type MessageRow, messages, sessions } from './schema.ts';
+import { preparedPer } from './prepared.ts';
+import { type MessageRow, messages } from './schema.ts';
 
-/** Carries an earlier message with the same Idempotency-Key out of (and so rolls back) the transaction. */
-class Retried {
-  constructor(readonly message: MessageRow) {}
-}
+export { enqueueMessage, type NewMessage } from './enqueue.ts';
 
-/**
- * Stores an inbound message with the next per-session seq. Taking the seq locks the session row,
- * which serialises concurrent posts, so a retried Idempotency-Key returns the original instead of a
- * duplicate (and, rolled back, leaves no gap in the seqs).
- */
-export async function enqueueMessage(
-  db: Queryable,
-  input: { sessionId: string; body: string; idempotencyKey?: string | undefined; requestHash?: string },
-): Promise<{ message: MessageRow; created: boolean }> {
-  try {
-    return await db.transaction(async (tx) => {
-      const [counter] = await tx
-        .update(sessions)
-        .set({ messageSeq: sql`${sessions.messageSeq} + 1` })
-        .where(eq(sessions.id, input.sessionId))
-        .returning({ seq: sessions.messageSeq });
-      if (!counter) throw new NotFoundError('session', input.sessionId);
-      if (input.idempotencyKey !== undefined) {
-        const [existing] = await tx
-          .select()
-          .from(messages)
-          .where(
-            and(eq(messages.sessionId, input.sessionId), eq(messages.idempotencyKey, input.idempotencyKey)),
-          );
-        if (existing) {
-          // Rows stored before request hashes existed are compared by their text, the whole body then.
-          const same = existing.requestHash
-            ? existing.requestHash === input.requestHash
-            : existing.body === input.body;
-          if (!same)
-            throw new AppError(
-              'IDEMPOTENCY_KEY_REUSED',
-              `Idempotency-Key ${JSON.stringify(input.idempotencyKey)} was used for message ${existing.id} with a different body`,
-            );
-          throw new Retried(existing);
-        }
-      }
-      const [message] = await tx
-        .insert(messages)
-        .values({
-          id: newId('msg'),
-          sessionId: input.sessionId,
-          seq: counter.seq,
-          idempotencyKey: input.idempotencyKey ?? null,
-          requestHash: input.requestHash ?? null,
-          body: input.body,
-        })
-        .returning();
-      return { message: message!, created: true };
-    });
-  } catch (err) {
-    if (err instanceof Retried) return { message: err.message, created: false };
-    throw err;
-  }
-}
+const p = (name: string) => sql.placeholder(name);
 
 export async function getMessage(db: Queryable, sessionId: string, id: string): Promise<MessageRow> {
   const [row] = await db
@@ -103,31 +46,36 @@ export async function takePending(
   db: Queryable,
   input: { sessionId: string; generation: number; limit: number },
 ): Promise<MessageRow[]> {
+  const taken = await takePendingStatement(db).execute({ ...input, now: new Date().toISOString() });
+  return taken.sort((a, b) => a.seq - b.seq);
+}
+
+const takePendingStatement = preparedPer((db) => {
   // A CTE is evaluated once: as a plain IN-subquery PostgreSQL may re-run it per row and take past the limit.
   const oldest = db.$with('oldest').as(
     db
       .select({ id: messages.id })
       .from(messages)
-      .where(and(eq(messages.sessionId, input.sessionId), eq(messages.status, 'pending')))
+      .where(and(eq(messages.sessionId, p('sessionId')), eq(messages.status, 'pending')))
       .orderBy(asc(messages.seq))
-      .limit(input.limit)
+      .limit(p('limit'))
       .for('update', { skipLocked: true }),
   );
-  const taken = await db
+  return db
     .with(oldest)
     .update(messages)
     .set({
       status: 'delivered',
-      deliveredGeneration: input.generation,
+      deliveredGeneration: sql`${p('generation')}`,
       attempts: sql`${messages.attempts} + 1`,
-      updatedAt: new Date(),
+      updatedAt: sql`${p('now')}`,
     })
     .where(
       and(inArray(messages.id, db.select({ id: oldest.id }).from(oldest)), eq(messages.status, 'pending')),
     )
-    .returning();
-  return taken.sort((a, b) => a.seq - b.seq);
-}
+    .returning()
+    .prepare('take_pending');
+});
 
 /** Messages handed to a generation and not settled yet, in seq order. */
 export async function deliveredTo(
@@ -207,4 +155,13 @@ export async function requeueUnacked(
     .where(scope)
     .returning({ id: messages.id });
   return { requeued: requeued.length, failed };
+}
+
+/** Fails every pending message of a session with one reason (nothing can answer them); returns them. */
+export async function failPending(db: Queryable, sessionId: string, error: string): Promise<MessageRow[]> {
+  return db
+    .update(messages)
+    .set({ status: 'failed', error, updatedAt: new Date() })
+    .where(and(eq(messages.sessionId, sessionId), eq(messages.status, 'pending')))
+    .returning();
 }

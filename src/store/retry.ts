@@ -13,7 +13,7 @@ export interface RetryLog {
 export async function retryWhileUnavailable<T>(
   what: string,
   work: () => Promise<T>,
-  opts: { log: RetryLog; stop?: () => boolean; context?: object },
+  opts: { log: RetryLog; stop?: () => boolean; context?: object; unavailable?: () => void },
 ): Promise<T> {
   let delay = 100;
   let failures = 0;
@@ -25,6 +25,7 @@ export async function retryWhileUnavailable<T>(
       return result;
     } catch (err) {
       if (!isDatabaseUnavailable(err) || opts.stop?.()) throw err;
+      opts.unavailable?.();
       if (failures++ === 0)
         opts.log.warn({ err, ...opts.context }, `${what}: database unavailable, retrying`);
       await sleep(delay);

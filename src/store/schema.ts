@@ -291,3 +291,4 @@ export type ImageBuildRow = typeof imageBuilds.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
+export { type FileRow, files } from './schema-files.ts';

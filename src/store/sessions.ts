@@ -1,4 +1,4 @@
-import { and, asc, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, count, eq, getTableColumns, gt, inArray, sql } from 'drizzle-orm';
 import { AppError, NotFoundError } from '../errors.ts';
 import type { Queryable } from './db.ts';
 import { newId } from './ids.ts';
@@ -161,19 +161,22 @@ export async function updateRun(
   return rows.length > 0;
 }
 
+/** Adds proxy traffic to the session's totals; returns its group (undefined once the session is gone). */
 export async function addProxyUsage(
   db: Queryable,
   sessionId: string,
   delta: { requests: number; bytesIn: number; bytesOut: number },
-): Promise<void> {
-  await db
+): Promise<string | undefined> {
+  const [row] = await db
     .update(sessions)
     .set({
       proxyRequests: sql`${sessions.proxyRequests} + ${delta.requests}`,
       proxyBytesIn: sql`${sessions.proxyBytesIn} + ${delta.bytesIn}`,
       proxyBytesOut: sql`${sessions.proxyBytesOut} + ${delta.bytesOut}`,
     })
-    .where(eq(sessions.id, sessionId));
+    .where(eq(sessions.id, sessionId))
+    .returning({ groupId: sessions.groupId });
+  return row?.groupId;
 }
 
 /** Adds one agent turn's usage (tokens, the SDK's cost estimate) to the session's totals. */
@@ -249,4 +252,13 @@ export async function hasExpiredLease(db: Queryable, instanceId: string): Promis
     )
     .limit(1);
   return rows.length > 0;
+}
+
+/** Sessions per status across the database: one grouped count, for metrics scrapes. */
+export async function countSessionsByStatus(db: Queryable): Promise<Record<string, number>> {
+  const rows = await db
+    .select({ status: sessions.status, n: count() })
+    .from(sessions)
+    .groupBy(sessions.status);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }

@@ -11,6 +11,7 @@ function sqlState(err: unknown): string | undefined {
 }
 
 export const isUniqueViolation = (err: unknown): boolean => sqlState(err) === '23505';
+export const isNotNullViolation = (err: unknown): boolean => sqlState(err) === '23502';
 export const isForeignKeyViolation = (err: unknown): boolean => sqlState(err) === '23503';
 /** PostgreSQL cannot store U+0000 in text (22021) or jsonb (22P05). */
 export const isNulInText = (err: unknown): boolean => ['22021', '22P05'].includes(sqlState(err) ?? '');

@@ -6,11 +6,13 @@ const src = path.resolve(import.meta.dirname, '../../src');
 const recipe = path.resolve(import.meta.dirname, '../../container/image');
 
 /**
- * Dependencies point one way: http → sessions|schedules|images → runtime|proxy|mounts|protocol → events → store.
- * The wiring files (main, server, app) may import anything; config and errors are importable by every
+ * Dependencies point one way: http → sessions|schedules|images → runtime|proxy|mounts|files|protocol → events → store.
+ * The wiring files (main, server, app) may import anything; config, errors, logger and metrics are importable by every
  * folder except runtime and protocol, which import nothing of berth's outside their own folder.
+ * cli (the `berth` command) is a client on top: it sees the service only through its HTTP contract.
  */
 const LEVEL: Record<string, number> = {
+  cli: 6,
   http: 5,
   sessions: 4,
   schedules: 4,
@@ -18,13 +20,16 @@ const LEVEL: Record<string, number> = {
   runtime: 3,
   proxy: 3,
   mounts: 3,
+  files: 3,
   protocol: 3,
   events: 2,
   store: 1,
 };
 const WIRING = new Set(['main.ts', 'server.ts', 'app.ts']);
-const SHARED = new Set(['config.ts', 'config', 'errors.ts', 'logger.ts']);
+const SHARED = new Set(['config.ts', 'config', 'errors.ts', 'logger.ts', 'metrics.ts']);
 const SEALED = new Set(['runtime', 'protocol']);
+/** All the CLI may import of berth's outside src/cli: the generated API types and the names of its variables. */
+const CLI_ALLOWED = new Set(['http/api.d.ts', 'config/cli-env.ts'].map((f) => path.join(src, f)));
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -48,6 +53,10 @@ function violation(from: string, to: string): string | undefined {
   if (!to.startsWith(src))
     return a === 'images' && to.startsWith(recipe) ? undefined : `${a} reaches outside src/`;
   if (a === b || WIRING.has(a)) return undefined;
+  if (a === 'cli')
+    return CLI_ALLOWED.has(to)
+      ? undefined
+      : `cli imports ${path.relative(src, to)} (only its own files and the API types)`;
   if (WIRING.has(b)) return `${a} imports the wiring file ${b}`;
   if (SEALED.has(a)) return `${a} must import nothing of berth's outside src/${a}`;
   if (SHARED.has(b)) return undefined;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -11,12 +11,11 @@ import { benchRuntime } from './runtime.ts';
 import {
   type BenchRuntime,
   removeRawLeftovers,
-  rssMb,
   runtimeVersion,
   startBerth,
   startDatabase,
 } from './support.ts';
-import { type BenchOptions, type BenchRow, formatTable } from './table.ts';
+import { type BenchOptions, type BenchRow, formatTable, withBenchBlock } from './table.ts';
 
 function pickRuntime(argv: string[]): BenchRuntime {
   const i = argv.indexOf('--runtime');
@@ -38,16 +37,22 @@ async function streamRows(opts: BenchOptions): Promise<BenchRow[]> {
   return mod.benchStream ? mod.benchStream(opts) : [];
 }
 
-const opts: BenchOptions = { smoke: process.argv.includes('--smoke') };
-const runtimeName = pickRuntime(process.argv);
+const args = process.argv.slice(2);
+const opts: BenchOptions = { smoke: args.includes('--smoke') };
+const writeReadme = args.includes('--readme');
+const profIndex = args.indexOf('--cpu-prof');
+const cpuProfDir = profIndex >= 0 ? args[profIndex + 1] : undefined;
+const runtimeName = pickRuntime(args);
 const runtime = createRuntime(runtimeName);
 const image = await ensureAgentImage(runtimeName);
 const db = await startDatabase();
 const rows: BenchRow[] = [];
+let database = db.kind as string;
 try {
-  const berth = await startBerth(runtimeName, image, db.url);
+  const berth = await startBerth(runtimeName, image, db.url, cpuProfDir);
+  database = berth.database;
   try {
-    const idleRssMb = rssMb(process.pid);
+    const idleRssMb = (await berth.memory()).rssMb;
     rows.push(...(await benchRuntime(opts, { berth, runtime, image, idleRssMb })));
     rows.push(...(await benchHttp(opts, berth)));
   } finally {
@@ -60,9 +65,27 @@ try {
   await db.close();
 }
 
-console.log(
-  `machine: ${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB, ` +
-    `${runtimeName} ${runtimeVersion(runtimeName)}, database ${db.kind}, node ${process.version}` +
-    (opts.smoke ? ' (smoke: numbers are not meaningful)' : ''),
-);
-console.log(formatTable(rows));
+const npmScript = process.env.npm_lifecycle_event;
+// Arguments after `--`: those the npm script itself does not pass.
+const own = (process.env.npm_lifecycle_script ?? '').split(/\s+/);
+const extra = args.filter((a) => !own.includes(a));
+const command = npmScript
+  ? `npm run ${npmScript}${extra.length ? ` -- ${extra.join(' ')}` : ''}`
+  : `tsx test/bench/run.ts ${args.join(' ')}`.trim();
+const cpu = os.cpus();
+const header = [
+  `machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GB RAM, ${os.type()}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} at the end`,
+  `runtime: ${runtimeName} ${runtimeVersion(runtimeName)}; database: ${database}; node ${process.version}`,
+  `command: ${command}${opts.smoke ? ' (smoke: numbers are not meaningful)' : ''}`,
+];
+const table = formatTable(rows);
+console.log([...header, '', table].join('\n'));
+if (writeReadme) {
+  const readme = fileURLToPath(new URL('../../README.md', import.meta.url));
+  const block = [...header.map((l) => `${l}  `), '', table].join('\n');
+  writeFileSync(readme, withBenchBlock(readFileSync(readme, 'utf8'), block));
+  console.log('README.md: bench table rewritten');
+}

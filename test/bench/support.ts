@@ -1,16 +1,18 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { Buffer } from 'node:buffer';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { WebSocket } from 'ws';
 import { encodeMessage, encodeStart, FrameParser, newFrameNonce } from '../../src/protocol/frames.ts';
 import { type ContainerRuntime, createRuntime, type RunSpec } from '../../src/runtime/index.ts';
-import type { Server } from '../../src/server.ts';
-import { identities } from '../../src/sessions/identity.ts';
 import setupPostgres from '../support/global-setup.ts';
-import { createDatabase, startService } from '../support/service.ts';
+import { createDatabase } from '../support/service.ts';
+import type { Memory, Ready, Request } from './server-process.ts';
 
 export type BenchRuntime = 'podman' | 'docker';
 
@@ -34,50 +36,114 @@ export async function startDatabase(): Promise<BenchDatabase> {
 }
 
 export interface BenchServer {
-  server: Server;
   url: string;
+  /** The bearer token of the bench's requests. */
+  token: string;
   dataDir: string;
+  /** berth's process id: its RSS and its attached runtime CLI children are measured by pid. */
+  pid: number;
   /** Label value on every container this server starts. */
   installId: string;
+  /** The database, kind and server version. */
+  database: string;
   api(path: string, init?: { method?: string; json?: unknown }): Promise<Response>;
+  /** Starts the bare-Fastify baseline in berth's process, inserting into `sessionId`; returns its URL. */
+  bare(sessionId: string): Promise<string>;
+  closeBare(): Promise<void>;
+  /** berth's RSS and heap (plus external) after two full garbage collections. */
+  memory(): Promise<Memory>;
   close(): Promise<void>;
 }
 
-/** The real service on 127.0.0.1:0 in echo mode, with limits high enough for the concurrency rows. */
+const serverEntry = fileURLToPath(new URL('./server-process.ts', import.meta.url));
+
+/**
+ * The real service on 127.0.0.1:0 in echo mode, with limits high enough for the concurrency rows, in a
+ * process of its own (with --expose-gc), so the bench's clients and load generators never share its event loop.
+ */
 export async function startBerth(
   runtime: BenchRuntime,
   image: string,
   databaseUrl?: string,
+  /** Writes a V8 CPU profile of berth's process into this directory when it exits. */
+  cpuProfDir?: string,
 ): Promise<BenchServer> {
-  const service = await startService(
-    {
-      BERTH_API_TOKEN: 'bench-token',
-      BERTH_AGENT: 'echo',
-      BERTH_RUNTIME: runtime,
-      BERTH_IMAGE: image,
-      BERTH_MAX_CONTAINERS: '64',
-      BERTH_STOP_GRACE_MS: '1000',
-      DATABASE_URL: databaseUrl,
-    },
-    { prefix: 'berth-bench-' },
-  );
-  const { installId } = identities(service.config);
-  const { url, dataDir, api } = service;
+  const env: Record<string, string> = {
+    BERTH_API_TOKEN: 'bench-token',
+    BERTH_AGENT: 'echo',
+    BERTH_RUNTIME: runtime,
+    BERTH_IMAGE: image,
+    BERTH_MAX_CONTAINERS: '64',
+    BERTH_STOP_GRACE_MS: '1000',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
+  const child = fork(serverEntry, [], {
+    execArgv: [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+    ],
+    env: { ...process.env, BENCH_BERTH_ENV: JSON.stringify(env) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let ids = 0;
+  const ready = new Promise<Ready>((resolve, reject) => {
+    child.on('message', (msg: Ready | { id: number; result?: unknown; error?: string }) => {
+      if ('type' in msg) return resolve(msg);
+      const w = waiting.get(msg.id);
+      waiting.delete(msg.id);
+      if (msg.error !== undefined) w?.reject(new Error(`berth process: ${msg.error}`));
+      else w?.resolve(msg.result);
+    });
+    child.once('exit', (code, signal) => {
+      const err = new Error(`berth process exited (${code ?? signal})`);
+      reject(err);
+      for (const w of waiting.values()) w.reject(err);
+    });
+  });
+  const call = <T>(req: DistributiveOmit<Request, 'id'>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = ++ids;
+      waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      child.send({ ...req, id });
+    });
+  const started = await ready;
+  const { url, token, dataDir, installId, database } = started;
   return {
-    server: service,
     url,
+    token,
     dataDir,
     installId,
-    api,
+    database,
+    pid: child.pid!,
+    api(p, init = {}) {
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      if (init.json !== undefined) headers['content-type'] = 'application/json';
+      return fetch(`${url}${p}`, {
+        method: init.method ?? 'GET',
+        headers,
+        ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
+      });
+    },
+    bare: async (sessionId) => (await call<{ url: string }>({ type: 'bare', sessionId })).url,
+    closeBare: async () => void (await call({ type: 'bare-close' })),
+    memory: () => call<Memory>({ type: 'memory' }),
     async close() {
-      await service.close();
+      keepAlive.destroy();
+      await call({ type: 'close' });
+      child.disconnect();
       // Session containers are kept after exit (their exit is inspected); the bench removes its own.
       const rt = createRuntime(runtime);
-      for (const c of await rt.list({ 'berth.install': installId })) await rt.remove(c.name).catch(() => {});
+      for (const c of await rt.list({ 'berth.install': installId }))
+        await rt.remove(c.name).catch((err: Error) => console.warn(`removing ${c.name}: ${err.message}`));
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
+
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 export async function newSession(
   b: Pick<BenchServer, 'api'>,
@@ -95,10 +161,41 @@ export async function newSession(
   return ((await s.json()) as { id: string }).id;
 }
 
-export async function postMessage(b: BenchServer, sessionId: string, text: string): Promise<void> {
-  const res = await b.api(`/v1/sessions/${sessionId}/messages`, { method: 'POST', json: { text } });
-  if (res.status !== 202) throw new Error(`POST message answered ${res.status}: ${await res.text()}`);
-  await res.arrayBuffer();
+// node:http on kept-alive sockets: a lighter client than fetch, so less of its own time lands in the figures.
+const keepAlive = new http.Agent({ keepAlive: true });
+
+export function postMessage(
+  b: Pick<BenchServer, 'url' | 'token'>,
+  sessionId: string,
+  text: string,
+): Promise<void> {
+  const body = JSON.stringify({ text });
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${b.url}/v1/sessions/${sessionId}/messages`,
+      {
+        method: 'POST',
+        agent: keepAlive,
+        headers: {
+          authorization: `Bearer ${b.token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          res.statusCode === 202
+            ? resolve()
+            : reject(new Error(`POST message answered ${res.statusCode}: ${Buffer.concat(chunks)}`)),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Stops the session's container so later rows start from the same number of running sessions. */
@@ -116,7 +213,7 @@ interface ApiEvent {
 
 /** Long-polls events after `after` until `count` events of `kinds` arrived; returns them and the cursor. */
 export async function awaitEvents(
-  b: BenchServer,
+  b: Pick<BenchServer, 'api'>,
   sessionId: string,
   after: number,
   count: number,
@@ -151,7 +248,7 @@ export async function streamOutputs(
   after: number,
 ): Promise<{ next(): Promise<ApiEvent>; close(): void }> {
   const url = `${b.url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/stream?after=${after}&kinds=output`;
-  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${b.server.apiToken}` } });
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${b.token}` } });
   const queued: ApiEvent[] = [];
   let waiter: ((event: ApiEvent) => void) | undefined;
   ws.on('message', (raw) => {
@@ -269,7 +366,28 @@ export function childrenRssMb(pid: number, comm: string): { count: number; mb: n
       if (ppid !== pid || readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== comm) continue;
       mb += rssMb(Number(entry));
       count++;
-    } catch {}
+    } catch {
+      // The process exited during the scan: nothing to count.
+    }
+  }
+  return { count, mb };
+}
+
+/** RSS summed over the runtime's per-container monitors (podman's conmon) whose command line names one of `ids`. */
+export function monitorRssMb(ids: string[]): { count: number; mb: number } {
+  let count = 0;
+  let mb = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'conmon') continue;
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (!ids.some((id) => cmdline.includes(id))) continue;
+      mb += rssMb(Number(entry));
+      count++;
+    } catch {
+      // The process exited during the scan: nothing to count.
+    }
   }
   return { count, mb };
 }

@@ -30,11 +30,14 @@ export function percentile(values: number[], p: number): number {
   return sorted[idx]!;
 }
 
+/** The columns of the printed table, and of the README's. */
+export const BENCH_COLUMNS = ['benchmark', 'berth', 'baseline', 'unit', 'ratio', 'baseline is'];
+
 const fmt = (n: number): string =>
   Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(2)) : 'n/a';
 
 export function formatTable(rows: BenchRow[]): string {
-  const header = ['benchmark', 'berth', 'baseline', 'unit', 'ratio', 'baseline is'];
+  const header = BENCH_COLUMNS;
   const body = rows.map((r) => [
     r.name,
     fmt(r.berth),
@@ -46,4 +49,16 @@ export function formatTable(rows: BenchRow[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+export const README_START = '<!-- bench-table -->';
+export const README_END = '<!-- /bench-table -->';
+
+/** The README with the text between its bench-table markers replaced by `block`. */
+export function withBenchBlock(readme: string, block: string): string {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start)
+    throw new Error(`README.md lacks the ${README_START} … ${README_END} markers`);
+  return `${readme.slice(0, start + README_START.length)}\n${block}\n${readme.slice(end)}`;
 }

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import {
   type GroupWorld,
   newGroup,
@@ -8,6 +9,7 @@ import {
   type Side,
   unique,
 } from '../support/access.ts';
+import { deliverFile, upload } from '../support/files.ts';
 import type { TestServer } from '../support/server.ts';
 
 /** A concrete request for an operation: path parameters, query, body. */
@@ -52,6 +54,12 @@ const onlyOwn = (request: AccessRequest) => (_w: World, side: Side) => (side ===
 export const FIXTURES: Record<string, Fixture> = {
   getHealth: { request: onlyOwn({}) },
   getReadiness: { request: onlyOwn({}), ok: noRuntime(503) },
+  getConsole: { request: onlyOwn({}) },
+  getConsoleAsset: { request: onlyOwn({ params: { asset: 'app.js' } }) },
+  getMetrics: { request: onlyOwn({}) },
+  getOpenApi: { request: onlyOwn({}) },
+  getDocs: { request: onlyOwn({}) },
+  getDocsAsset: { request: onlyOwn({ params: { asset: 'swagger-ui.css' } }) },
 
   createGroup: {
     request: (_w, side) => (side === 'own' ? { body: { name: 'G', folder: unique('cg') } } : undefined),
@@ -66,6 +74,7 @@ export const FIXTURES: Record<string, Fixture> = {
     ok: noRuntime(503),
   },
   clearGroupImage: { request: (w, side) => ({ params: inGroup(w, side) }) },
+  listImageBuilds: { request: (w, side) => ({ params: inGroup(w, side) }) },
   getImageBuild: { request: (w, side) => ({ params: { ...inGroup(w, side), buildId: w[side].buildId } }) },
   cancelImageBuild: { request: async (w) => ({ params: await queuedBuild(w.srv) }) },
   streamImageBuildOutput: {
@@ -89,6 +98,24 @@ export const FIXTURES: Record<string, Fixture> = {
     request: (w, side) => ({ params: { ...inSession(w, side), messageId: w[side].message.id } }),
   },
 
+  listFiles: { request: (w, side) => ({ params: inSession(w, side) }) },
+  getFile: {
+    request: async (w, side) => {
+      const file = await deliverFile(w.srv, w[side].session.id, 'report.txt', 'report');
+      return { params: { ...inSession(w, side), fileId: file.id } };
+    },
+  },
+  listWorkspace: { request: (w, side) => ({ params: inSession(w, side) }) },
+  getWorkspaceFile: {
+    request: async (w, side) => {
+      const name = `${unique('get')}.txt`;
+      expect((await upload(w.srv, w[side].session.id, name, 'content')).status).toBe(201);
+      return { params: inSession(w, side), query: { path: name } };
+    },
+  },
+  putWorkspaceFile: {
+    request: (w, side) => ({ params: inSession(w, side), query: { path: `up/${unique('f')}.txt` } }),
+  },
   listEvents: { request: (w, side) => ({ params: inSession(w, side) }) },
   streamEvents: { request: (w, side) => ({ params: inSession(w, side), query: { after: '0' } }) },
 

@@ -41,7 +41,9 @@ const fill = (path: string) =>
     .replace('{buildId}', 'bld_000000000000000000000')
     .replace('{keyId}', 'key_000000000000000000000')
     .replace('{scheduleId}', 'sch_000000000000000000000')
-    .replace('{externalKey}', 'some-key');
+    .replace('{fileId}', 'fil_000000000000000000000')
+    .replace('{externalKey}', 'some-key')
+    .replace('{asset}', 'missing.js');
 
 describe('openapi.yaml', () => {
   it('has unique operation ids, all of which the route table knows', () => {

@@ -103,7 +103,14 @@ describe.each(dbKinds())('hostile requests are refused before the database (%s)'
     const anonymous = await call<Readiness>(srv, 'GET', '/readyz', { headers: { authorization: '' } });
     const wrong = await call<Readiness>(srv, 'GET', '/readyz', { headers: { authorization: 'Bearer nope' } });
     for (const { body } of [anonymous, wrong]) {
-      expect(Object.keys(body.checks).sort()).toEqual(['database', 'image', 'network', 'proxy', 'runtime']);
+      expect(Object.keys(body.checks).sort()).toEqual([
+        'database',
+        'image',
+        'modelCredential',
+        'network',
+        'proxy',
+        'runtime',
+      ]);
       for (const check of Object.values(body.checks)) expect(Object.keys(check)).toEqual(['ok']);
     }
     const full = await call<Readiness>(srv, 'GET', '/readyz');

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createImageBuild, getImageBuild, markBuildRunning } from '../../src/store/image-builds.ts';
-import { call, expectProblem, type Group, type ImageBuild } from '../support/contract.ts';
+import { call, expectProblem, type Group, type ImageBuild, type Page } from '../support/contract.ts';
 import { tempDir } from '../support/db.ts';
 import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
@@ -87,6 +87,9 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     const later = await watchOutput(groupId, started.body.id);
     expect(later.frames).toEqual(watched.frames);
     expect(done, done.outputTail).toMatchObject({ status: 'succeeded', error: null, reused: false });
+    expect(await server.parts.metrics.scrape()).toMatch(
+      /^berth_image_builds_total\{result="succeeded"\} 1$/m,
+    );
     expect(done.durationMs).toBeGreaterThanOrEqual(0);
     expect(done.outputTail).toContain('npm install');
     expect(imageExists(done.tag)).toBe(true);
@@ -108,6 +111,16 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     expect(again.res.status).toBe(200);
     expect(again.body).toMatchObject({ status: 'succeeded', reused: true, tag: done.tag });
     expect(again.body.id).not.toBe(done.id);
+    // The group's builds, newest first, a page at a time.
+    const builds = `/v1/groups/${groupId}/image/builds`;
+    const first = await call<Page<ImageBuild>>(server, 'GET', `${builds}?limit=1`);
+    expect(first.body.items.map((b) => b.id)).toEqual([again.body.id]);
+    const rest = await call<Page<ImageBuild>>(
+      server,
+      'GET',
+      `${builds}?limit=1&cursor=${first.body.nextCursor}`,
+    );
+    expect(rest.body).toMatchObject({ items: [{ id: done.id, status: 'succeeded' }], nextCursor: null });
 
     const cleared = await call(server, 'DELETE', `/v1/groups/${groupId}/image`);
     expect(cleared.res.status).toBe(204);
@@ -131,6 +144,9 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     expect(cancel.res.status).toBe(200);
     expect(cancel.body).toMatchObject({ status: 'cancelled', error: 'cancelled' });
     expect(cancel.body.finishedAt).not.toBeNull();
+    expect(await server.parts.metrics.scrape()).toMatch(
+      /^berth_image_builds_total\{result="cancelled"\} 1$/m,
+    );
     expect(imageExists(first.body.tag)).toBe(false);
     const group = await call<Group>(server, 'GET', `/v1/groups/${groupId}`);
     expect(group.body.containerConfig).toEqual({ memoryMb: 256 });

@@ -74,6 +74,47 @@ describe.each(dbKinds())('store (%s)', (kind) => {
       expect(await listMessages(store.db, { sessionId: session.id, after: 0, limit: 100 })).toHaveLength(1);
     });
 
+    it('30 concurrent posts of 10 keys: 10 messages with the seqs 1..10, retries take no seq', async () => {
+      const session = await newSession();
+      const results = await Promise.all(
+        range(30).map((i) =>
+          enqueueMessage(store.db, {
+            sessionId: session.id,
+            body: `b${i % 10}`,
+            idempotencyKey: `k${i % 10}`,
+          }),
+        ),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(10);
+      const byKey = new Map(
+        results.filter((r) => r.created).map((r) => [r.message.idempotencyKey, r.message.id]),
+      );
+      for (const r of results) expect(r.message.id).toBe(byKey.get(r.message.idempotencyKey));
+      const listed = await listMessages(store.db, { sessionId: session.id, after: 0, limit: 100 });
+      expect(listed.map((m) => m.seq)).toEqual(range(10));
+      expect((await getSession(store.db, session.id)).messageSeq).toBe(10);
+    });
+
+    it('refuses a reused key with another body and takes no seq for it', async () => {
+      const session = await newSession();
+      await enqueueMessage(store.db, {
+        sessionId: session.id,
+        body: 'a',
+        idempotencyKey: 'k',
+        requestHash: 'h1',
+      });
+      await expect(
+        enqueueMessage(store.db, {
+          sessionId: session.id,
+          body: 'b',
+          idempotencyKey: 'k',
+          requestHash: 'h2',
+        }),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+      const next = await enqueueMessage(store.db, { sessionId: session.id, body: 'c' });
+      expect(next.message.seq).toBe(2);
+    });
+
     it('scopes idempotency keys to their session', async () => {
       const [a, b] = [await newSession(), await newSession()];
       const inA = await enqueueMessage(store.db, { sessionId: a.id, body: 'x', idempotencyKey: 'k' });

@@ -28,6 +28,7 @@ export function healthRoutes(ctx: AppContext) {
           image: bare(checks.image),
           proxy: bare(checks.proxy),
           network: bare(checks.network),
+          modelCredential: bare(checks.modelCredential),
         },
       };
     });

@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { AppError } from '../../errors.ts';
 import type { BuildEnd } from '../../images/output.ts';
+import { getGroup } from '../../store/groups.ts';
+import { listImageBuilds } from '../../store/image-builds.ts';
 import type { AppContext } from '../context.ts';
 import { presentImageBuild } from '../present.ts';
-import { route, socketRoute, upgradeRequired } from '../route.ts';
+import { page, route, socketRoute, upgradeRequired } from '../route.ts';
 import { ByteBudget } from '../stream/outbox.ts';
 import { CLOSE, frameSender } from '../stream/socket.ts';
 
@@ -22,6 +24,14 @@ export function imageRoutes(ctx: AppContext) {
       const { groupId } = request.params;
       await ctx.images.clear(groupId);
       reply.code(204);
+    });
+
+    route(app, 'listImageBuilds', async (request) => {
+      const { groupId } = request.params;
+      const { cursor, limit } = request.query;
+      await getGroup(ctx.store.db, groupId);
+      const rows = await listImageBuilds(ctx.store.db, groupId, { before: cursor, limit: limit + 1 });
+      return page(rows, limit, presentImageBuild);
     });
 
     route(app, 'getImageBuild', async (request) => {

@@ -46,7 +46,10 @@ export function sessionRoutes(ctx: AppContext) {
       const { sessionId } = request.params;
       await getSession(db, sessionId);
       await ctx.runner.stop(sessionId);
+      // Its delivered files go with it: rows by cascade, then the content no other session shares.
+      const hashes = await ctx.files?.hashesOf(sessionId);
       await deleteSession(db, sessionId);
+      if (hashes) await ctx.files?.release(hashes);
       reply.code(204);
     });
 

@@ -1,0 +1,35 @@
+import process from 'node:process';
+
+/** Writes a line to stdout. Output goes through here so a command's text is easy to follow. */
+export function print(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Diagnostics and progress go to stderr so stdout stays parseable. */
+export function note(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export function printJson(value: unknown): void {
+  print(JSON.stringify(value, null, 2));
+}
+
+/** Columns padded to the widest cell; the last column is not padded. */
+export function table(headers: string[], rows: string[][]): string {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+/** `label  value` pairs aligned on the label. */
+export function fields(pairs: [string, string][]): string {
+  const width = Math.max(...pairs.map(([k]) => k.length));
+  return pairs.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** A timestamp in UTC to the second; `-` when absent. */
+export function when(iso: string | null | undefined): string {
+  return iso ? `${iso.slice(0, 19).replace('T', ' ')}Z` : '-';
+}
