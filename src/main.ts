@@ -16,9 +16,11 @@ async function main(): Promise<void> {
   const server = await createServer(config);
   const { app } = server;
   if (server.tokenGenerated) {
-    app.log.info(
-      `generated API token (stored in ${config.dataDir}/api-token, shown once): ${server.apiToken}`,
-    );
+    const file = `${config.dataDir}/api-token`;
+    // A terminal shows it to the operator once; a log file or collector would keep the admin token.
+    if (process.stdout.isTTY)
+      app.log.info(`generated API token (stored in ${file}, shown once): ${server.apiToken}`);
+    else app.log.info({ file }, 'generated API token: read it from the file (never written to the log)');
   }
   await app.listen({ host: config.host, port: config.port });
 

@@ -81,7 +81,8 @@ export class PromMetrics implements Metrics {
           onCollectError(err);
           return undefined;
         });
-        if (!counts) return;
+        // Without an answer, last scrape's counts would pass for current ones: no series until there is one.
+        if (!counts) return this.reset();
         for (const status of new Set([...SESSION_STATUSES, ...Object.keys(counts)]))
           this.set({ status }, counts[status] ?? 0);
       },

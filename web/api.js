@@ -55,6 +55,12 @@ export function idempotencyKey() {
  * never echoes the key) and a browser fails a handshake that selects none of its offers.
  */
 export function openSocket(path) {
+  const key = storedKey() ?? '';
+  // new WebSocket throws on a subprotocol that is not an RFC 7230 token; say why instead of breaking the view.
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(key))
+    throw new Error(
+      'this key has characters a browser WebSocket cannot carry: live views need a key from POST /v1/keys',
+    );
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return new WebSocket(`${scheme}//${location.host}${path}`, ['berth.v1', `bearer.${storedKey()}`]);
+  return new WebSocket(`${scheme}//${location.host}${path}`, ['berth.v1', `bearer.${key}`]);
 }

@@ -46,7 +46,12 @@ export function showGroup(panel, groupId) {
     output.replaceChildren();
     $('build-output-title').hidden = false;
     $('build-output-title').textContent = `Output of build ${build.id}`;
-    const own = openSocket(`${base}/image/builds/${encodeURIComponent(build.id)}/output`);
+    let own;
+    try {
+      own = openSocket(`${base}/image/builds/${encodeURIComponent(build.id)}/output`);
+    } catch (err) {
+      return fail(err);
+    }
     socket = own;
     own.onmessage = (message) => {
       const frame = JSON.parse(message.data);

@@ -31,7 +31,13 @@ export class EventStream {
     clearTimeout(this.timer);
     if (this.closed || this.paused) return;
     const path = `/v1/sessions/${encodeURIComponent(this.sessionId)}/stream?after=${this.lastSeq}`;
-    const socket = openSocket(path);
+    let socket;
+    try {
+      socket = openSocket(path);
+    } catch (err) {
+      // Retrying cannot help: the key itself cannot be offered.
+      return this.onState(`closed: ${err.message}`);
+    }
     this.socket = socket;
     this.onState(this.lastSeq === 0 ? 'connecting' : 'resuming');
     socket.onopen = () => {

@@ -66,7 +66,16 @@ export const flag =
 export const optional = (raw: string | undefined): string | undefined =>
   raw === undefined || raw === '' ? undefined : raw;
 
-/** `host:port` (`[::1]:port` for IPv6) on a loopback address, or undefined when unset. */
+/** Whether a host name or address (no port, no brackets) names this machine's loopback interface. */
+export function isLoopbackName(host: string): boolean {
+  const name = host.toLowerCase();
+  return name === 'localhost' || name === '::1' || (isIPv4(name) && name.startsWith('127.'));
+}
+
+/**
+ * `host:port` (`[::1]:port` for IPv6) on a loopback address, or undefined when unset. `localhost`
+ * becomes 127.0.0.1: the resolver (or /etc/hosts) must not decide where a keyless listener binds.
+ */
 export const loopbackAddress = (
   raw: string | undefined,
   _env: Env,
@@ -78,12 +87,11 @@ export const loopbackAddress = (
     throw new ConfigError(`${name} must be host:port, e.g. 127.0.0.1:9464, got "${raw}"`);
   const host = (m[1] ?? m[2]!).toLowerCase();
   // What is served there needs no key, so only this machine may reach it.
-  const loopback = host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
-  if (!loopback)
+  if (!isLoopbackName(host))
     throw new ConfigError(
       `${name} must be on a loopback address (127.0.0.0/8, ::1, localhost), got "${host}"`,
     );
-  return { host, port: Number(m[3]) };
+  return { host: host === 'localhost' ? '127.0.0.1' : host, port: Number(m[3]) };
 };
 
 export const url =

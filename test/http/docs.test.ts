@@ -100,6 +100,27 @@ describe('GET /docs', () => {
     60_000,
   );
 
+  it('serves its assets cacheable for an hour, with their type not to be sniffed', async () => {
+    for (const [name, type] of [
+      ['swagger-ui.css', /^text\/css/],
+      ['swagger-ui-bundle.js', /javascript/],
+      ['favicon-32x32.png', /^image\/png$/],
+    ] as const) {
+      const res = await fetch(`${server.url}/docs/${name}`);
+      await res.arrayBuffer();
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get('content-type'), name).toMatch(type);
+      expect(res.headers.get('cache-control'), name).toBe('public, max-age=3600');
+      expect(res.headers.get('x-content-type-options'), name).toBe('nosniff');
+    }
+    for (const path of ['/docs', '/docs/berth-init.js']) {
+      const res = await fetch(`${server.url}${path}`);
+      await res.text();
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(res.headers.get('referrer-policy'), path).toBe('no-referrer');
+    }
+  });
+
   it('serves nothing else of the package and no path outside it', async () => {
     for (const name of [
       'index.html',

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -71,5 +72,27 @@ describe('secrets stay out of the logs', () => {
     expect(log).toContain('access_token=[redacted]');
     expect(log).not.toContain(TOKEN);
     expect(log).not.toContain(MODEL_KEY);
+  });
+});
+
+describe('a generated API token', () => {
+  let berth: BerthProcess;
+
+  beforeAll(async () => {
+    // Empty: no token configured, so berth generates one; its log goes to a file, not a terminal.
+    berth = new BerthProcess(await freePort(), { BERTH_API_TOKEN: '' });
+    await berth.start();
+  });
+  afterAll(async () => {
+    await berth?.stop();
+  });
+
+  it('is named by its file in a log that is not a terminal, never written into it', async () => {
+    await berth.stop();
+    const token = readFileSync(path.join(berth.dataDir, 'api-token'), 'utf8').trim();
+    expect(token.length).toBeGreaterThan(20);
+    const log = readFileSync(berth.logFile, 'utf8');
+    expect(log).toContain('generated API token: read it from the file');
+    expect(log).not.toContain(token);
   });
 });

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { ConfigError, loadConfig } from '../../src/config.ts';
@@ -185,6 +186,23 @@ describe('BERTH_METRICS_ADDR', () => {
     expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
   });
 
+  it('refuses a Host that is not a loopback name, so a rebound web page cannot read it', async () => {
+    const { port } = server.parts.metricsAddress!;
+    const scrape = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/metrics', headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const host of [`attacker.example:${port}`, 'attacker.example', `10.0.0.1:${port}`, `[::]:${port}`])
+      expect(await scrape(host), host).toBe(403);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, '127.0.0.1'])
+      expect(await scrape(host), host).toBe(200);
+  });
+
   it('refuses an address other machines could reach, or a malformed one', () => {
     for (const bad of [
       '0.0.0.0:9464',
@@ -201,8 +219,9 @@ describe('BERTH_METRICS_ADDR', () => {
       host: '::1',
       port: 9464,
     });
+    // Bound as the literal address: the resolver does not decide where a keyless page listens.
     expect(loadConfig({ BERTH_METRICS_ADDR: 'localhost:9464' }).metricsAddress).toEqual({
-      host: 'localhost',
+      host: '127.0.0.1',
       port: 9464,
     });
   });

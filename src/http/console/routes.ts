@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -42,8 +43,18 @@ export function consoleRoutes() {
         if (file.endsWith('.js')) reply.header('content-type', 'text/javascript; charset=utf-8');
       },
     });
+    // Listed once at start, regular files only: send follows symlinks, so one in web/ could lead outside it.
+    const files = new Set(
+      readdirSync(WEB_DIR, { withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => entry.name),
+    );
     route(app, 'getConsole', async (_request, reply) => secured(reply).sendFile('index.html'));
     // The contract's pattern admits plain file names only, so no path reaches outside WEB_DIR.
-    route(app, 'getConsoleAsset', async (request, reply) => secured(reply).sendFile(request.params.asset));
+    route(app, 'getConsoleAsset', async (request, reply) => {
+      const { asset } = request.params;
+      if (!files.has(asset)) return secured(reply).callNotFound();
+      return secured(reply).sendFile(asset);
+    });
   };
 }

@@ -48,15 +48,23 @@ const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
   "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-const page = (reply: FastifyReply, type: string, body: string) =>
-  reply.header('content-security-policy', CSP).type(type).send(body);
+/** Every answer of /docs: the CSP, no type sniffing, and no Referer from Try it out's calls. */
+const secured = (reply: FastifyReply) =>
+  reply.headers({
+    'content-security-policy': CSP,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  });
+
+const page = (reply: FastifyReply, type: string, body: string) => secured(reply).type(type).send(body);
 
 /** `GET /docs`: openapi.yaml rendered by Swagger UI from swagger-ui-dist (no CDN); `GET /openapi.yaml`. */
 export function docsRoutes() {
   return async (app: FastifyInstance) => {
     const spec = readFileSync(specPath, 'utf8');
     // Scoped to this plugin: only reply.sendFile is added; the routes below decide what is served.
-    await app.register(fastifyStatic, { root: getAbsoluteFSPath(), serve: false });
+    // Swagger UI's files change only with the package, so browsers may keep them for an hour.
+    await app.register(fastifyStatic, { root: getAbsoluteFSPath(), serve: false, maxAge: '1h' });
 
     route(app, 'getOpenApi', async (_request, reply) => reply.type('application/yaml').send(spec));
     route(app, 'getDocs', async (_request, reply) => page(reply, 'text/html; charset=utf-8', PAGE));
@@ -65,7 +73,7 @@ export function docsRoutes() {
       if (asset === 'berth-init.js') return page(reply, 'text/javascript; charset=utf-8', INIT);
       if (!ASSETS.has(asset))
         throw new AppError('DOCS_ASSET_NOT_FOUND', `${asset} is not a documentation asset`);
-      return reply.header('cache-control', 'public, max-age=3600').sendFile(asset);
+      return secured(reply).sendFile(asset);
     });
   };
 }

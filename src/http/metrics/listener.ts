@@ -1,11 +1,22 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isLoopbackName } from '../../config/parse.ts';
 import type { Logger } from '../../logger.ts';
 import type { PromMetrics } from '../../metrics.ts';
 
 export interface MetricsListener {
   address: AddressInfo;
   close(): Promise<void>;
+}
+
+/**
+ * Whether a request's Host names this machine. A web page whose own name an attacker re-points at
+ * 127.0.0.1 (DNS rebinding) still sends that name, so it cannot read the keyless page from a browser.
+ */
+function hostIsLoopback(host: string | undefined): boolean {
+  if (host === undefined) return true; // HTTP/1.0 clients send none, and browsers always send one
+  const name = host.replace(/:\d*$/, '').replace(/^\[(.*)\]$/, '$1');
+  return isLoopbackName(name);
 }
 
 /**
@@ -21,6 +32,10 @@ export async function listenMetrics(
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      return;
+    }
+    if (!hostIsLoopback(req.headers.host)) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('scrape this address by a loopback name\n');
       return;
     }
     metrics.scrape().then(
