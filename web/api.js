@@ -24,9 +24,17 @@ export async function api(path, { method = 'GET', json, headers = {} } = {}) {
   }
   const res = await fetch(path, init);
   const text = await res.text();
-  const body = text ? JSON.parse(text) : undefined;
-  if (!res.ok) throw new ApiError(res.status, body);
-  return body;
+  if (!res.ok) throw new ApiError(res.status, problemOf(text));
+  return text ? JSON.parse(text) : undefined;
+}
+
+/** The problem+json of a failed answer, or undefined when it is not JSON (a proxy's error page). */
+export function problemOf(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Every item of a paged list (bounded: at most 20 pages). */

@@ -1,4 +1,5 @@
-import { api, idempotencyKey } from './api.js';
+import { ApiError, api, idempotencyKey } from './api.js';
+import { downloadFile, encodeFiles, FilePicker } from './files.js';
 import { EventStream } from './stream.js';
 import { appendEvent } from './timeline.js';
 import { $, exitText, facts, fail, say, usageSummary } from './ui.js';
@@ -82,25 +83,48 @@ export function showSession(panel, sessionId) {
 
   const form = $('send');
   const box = $('message');
+  const sendError = $('send-error');
+  const picker = new FilePicker($('attach'), $('attachments'));
+  picker.clear();
+  sendError.textContent = '';
   form.onsubmit = async (event) => {
     event.preventDefault();
     const text = box.value;
     if (!text.trim()) return;
     const button = $('send-button');
     button.disabled = true;
+    sendError.textContent = '';
     try {
+      const attachments = await encodeFiles(picker.files);
       const message = await api(`${base}/messages`, {
         method: 'POST',
-        json: { text },
+        json: attachments.length ? { text, attachments } : { text },
         headers: { 'idempotency-key': idempotencyKey() },
       });
       box.value = '';
-      say(`Message ${message.seq} queued.`);
+      picker.clear();
+      const count = attachments.length ? ` with ${attachments.length} file(s)` : '';
+      say(`Message ${message.seq} queued${count}.`);
     } catch (err) {
-      fail(err);
+      // The text and the chosen files stay, so a refused file can be removed and the message resent.
+      if (err instanceof ApiError && (err.status === 400 || err.status === 413))
+        sendError.textContent = `Not sent: ${err.message} (${err.code})`;
+      else fail(err);
     } finally {
       button.disabled = false;
       box.focus();
+    }
+  };
+  // Delivered files in the timeline download with the key in a header (files.js).
+  list.onclick = async (event) => {
+    const button = event.target.closest('button[data-file]');
+    if (!button) return;
+    const name = button.dataset.name;
+    try {
+      await downloadFile(`${base}/files/${encodeURIComponent(button.dataset.file)}`, name);
+      say(`Downloaded ${name}.`);
+    } catch (err) {
+      fail(err);
     }
   };
   // Ctrl+Enter (or Cmd+Enter) sends; Enter alone makes a new line.

@@ -1,4 +1,4 @@
-import { el } from './ui.js';
+import { el, sizeText } from './ui.js';
 
 // Renders timeline events as list rows. Event data is untrusted: it only ever becomes textContent.
 
@@ -50,6 +50,37 @@ export function describe(event) {
   }
 }
 
+/**
+ * The files a reply delivered, each a download button (session.js handles the clicks). The id must
+ * look like one, since session.js puts it into a path.
+ */
+function deliveredFiles(event) {
+  const files = event.kind === 'output' && Array.isArray(event.data?.files) ? event.data.files : [];
+  const buttons = files
+    .filter((f) => typeof f?.id === 'string' && /^[A-Za-z0-9_-]+$/.test(f.id))
+    .map((f) => {
+      const name = String(f.name ?? f.id);
+      const size = sizeText(Number(f.size) || 0);
+      return el(
+        'li',
+        {},
+        el(
+          'button',
+          {
+            type: 'button',
+            className: 'file',
+            'data-file': f.id,
+            'data-name': name,
+            'aria-label': `Download ${name}, ${size}`,
+          },
+          el('span', { className: 'name', text: name }),
+          el('span', { className: 'size', text: size }),
+        ),
+      );
+    });
+  return buttons.length ? el('ul', { className: 'files', 'aria-label': 'Files' }, ...buttons) : null;
+}
+
 /** Appends one event to the list, keeping the view pinned to the bottom when it already was. */
 export function appendEvent(list, event) {
   const pinned = list.scrollTop + list.clientHeight >= list.scrollHeight - 8;
@@ -61,6 +92,7 @@ export function appendEvent(list, event) {
     el('time', { datetime: event.time, text: time(event.time) }),
     el('span', { className: 'label', text: label }),
     el('span', { className: 'body', text: body }),
+    deliveredFiles(event),
   );
   list.append(row);
   while (list.childElementCount > MAX_ROWS) list.firstElementChild.remove();

@@ -50,3 +50,15 @@ export function facts(dl, pairs) {
     ...pairs.flatMap(([term, value]) => [el('dt', { text: term }), el('dd', { text: value })]),
   );
 }
+
+/** A byte count as people read it: 512 B, 1.5 KiB, 12 MiB. */
+export function sizeText(bytes) {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let n = bytes;
+  let unit = 0;
+  while (n >= 1024 && unit < units.length - 1) {
+    n /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[unit]}`;
+}

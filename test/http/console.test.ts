@@ -1,16 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import {
+  browserSocket,
   focusedId,
   focusRingShown,
   hasChromium,
   launchChromium,
   overflowsSideways,
+  rowSeqs,
   tabTo,
 } from '../support/browser.ts';
 import { ensureAgentImage } from '../support/image.ts';
@@ -23,24 +24,13 @@ const SCREENSHOT = fileURLToPath(new URL('../../docs/console.png', import.meta.u
 /** A tiny npm package for the image build (installed from the npm registry, as in test/images). */
 const PACKAGE = 'is-number@7.0.0';
 const runtime = runtimesUnderTest()[0];
+const LONG_NAME = `${'quarterly-figures-'.repeat(8)}.csv`;
 const chromium = hasChromium();
 
 async function ensureSession(srv: TestServer, groupId: string, key: string): Promise<string> {
   const res = await srv.api(`/v1/groups/${groupId}/sessions/by-key/${key}`, { method: 'PUT' });
   return (await json<{ id: string }>(res)).id;
 }
-
-/** What a browser WebSocket with these subprotocols does: `open <selected protocol>` or `error`. */
-function browserSocket(page: Page, sessionId: string, protocols: string[]): Promise<string> {
-  return page.evaluate(`new Promise((resolve) => {
-    const ws = new WebSocket(location.origin.replace('http', 'ws') + '/v1/sessions/${sessionId}/stream', ${JSON.stringify(protocols)});
-    ws.onopen = () => { resolve('open ' + ws.protocol); ws.close(); };
-    ws.onerror = () => resolve('error');
-  })`);
-}
-
-const rowSeqs = (page: Page): Promise<number[]> =>
-  page.$$eval('#timeline li[data-seq]', (rows) => rows.map((row) => Number(row.getAttribute('data-seq'))));
 
 describe.runIf(chromium && runtime)('the web console in Chromium, with a real container', () => {
   let srv: TestServer;
@@ -57,6 +47,7 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
       BERTH_RUNTIME: runtime,
       BERTH_IMAGE: image,
       BERTH_AGENT: 'echo',
+      BERTH_ATTACHMENT_MAX_BYTES: '65536',
     });
     const group = await srv.api('/v1/groups', {
       method: 'POST',
@@ -117,6 +108,69 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
     await timeline.locator('li[data-kind="output"]', { hasText: 'echo: hello from the console' }).waitFor();
     await timeline.locator('li[data-kind="lifecycle"]', { hasText: 'wake' }).first().waitFor();
     await page.locator('#session-facts', { hasText: 'running' }).waitFor();
+  });
+
+  it('attaches files from the page for the agent to read, shows refusals, and downloads what a reply delivers', async () => {
+    const notes = `notes for ${sessionId}\nline two\n`;
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const timeline = page.locator('#timeline');
+    const send = async (text: string) => {
+      await page.locator('#message').fill(text);
+      await page.locator('#send-button').click();
+    };
+    const chosen = () => page.locator('#attachments li .name').allTextContents();
+    // The file input is labelled and the keyboard reaches it (after the Send button).
+    await tabTo(page, 'attach');
+    expect(await focusRingShown(page)).toBe(true);
+    const input = page.getByLabel('Attach files');
+    await input.setInputFiles([
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(notes) },
+      { name: 'bytes.bin', mimeType: 'application/octet-stream', buffer: bytes },
+      { name: 'junk.txt', mimeType: 'text/plain', buffer: Buffer.from('not this one') },
+    ]);
+    expect(await chosen()).toEqual(['notes.txt', 'bytes.bin', 'junk.txt']);
+    await page.getByRole('button', { name: 'Remove junk.txt' }).click();
+    expect(await chosen()).toEqual(['notes.txt', 'bytes.bin']);
+    await send('see attached');
+    const echoed = timeline.locator('li[data-kind="output"]', { hasText: 'echo: see attached' });
+    const text = (await echoed.locator('.body').textContent({ timeout: 30_000 }))!;
+    expect(await chosen()).toEqual([]);
+    const messageId = /\/workspace\/inbox\/(msg_[\w-]+)\/notes\.txt/.exec(text)![1]!;
+    expect(text.split('\n').slice(3)).toEqual([
+      `- /workspace/inbox/${messageId}/notes.txt (${notes.length} bytes, text/plain)`,
+      `- /workspace/inbox/${messageId}/bytes.bin (256 bytes, application/octet-stream)`,
+    ]);
+    // Every byte value survives the browser's base64, and the agent reads the file in its container.
+    const inbox = `/v1/sessions/${sessionId}/workspace/content?path=inbox/${messageId}`;
+    const stored = await srv.api(`${inbox}/bytes.bin`);
+    expect(Buffer.from(await stored.arrayBuffer())).toEqual(bytes);
+    await send(`!read /workspace/inbox/${messageId}/notes.txt`);
+    await timeline.locator('li', { hasText: `notes for ${sessionId} line two` }).waitFor();
+
+    // What the server refuses is shown with its detail; the text and the files stay for a retry.
+    await input.setInputFiles({ name: 'big.bin', mimeType: 'text/plain', buffer: Buffer.alloc(70_000, 1) });
+    await send('too big');
+    const refused = (text: string) => page.locator('#send-error', { hasText: text }).waitFor();
+    await refused('attachment big.bin is larger than 65536 bytes (FILE_TOO_LARGE)');
+    expect(await page.locator('#message').inputValue()).toBe('too big');
+    await page.getByRole('button', { name: 'Remove big.bin' }).click();
+    await input.setInputFiles({ name: '.hidden', mimeType: 'text/plain', buffer: Buffer.from('x') });
+    await page.locator('#send-button').click();
+    await refused('attachments[0].name must not start with a dot (FILE_NAME_INVALID)');
+    await page.getByRole('button', { name: 'Remove .hidden' }).click();
+
+    // A file the agent leaves in outbox/ is a download control on its reply; the bytes match.
+    const report = `quarterly numbers for ${sessionId}: 42`;
+    await send(`!write /workspace/outbox/report.txt ${report}`);
+    const control = timeline.locator('button[data-file]', { hasText: 'report.txt' });
+    await control.waitFor();
+    expect(await page.locator('#send-error').textContent()).toBe('');
+    expect(await control.getAttribute('aria-label')).toBe(`Download report.txt, ${report.length} B`);
+    const [download] = await Promise.all([page.waitForEvent('download'), control.click()]);
+    expect(download.suggestedFilename()).toBe('report.txt');
+    expect(download.url()).toMatch(/^blob:/);
+    expect(readFileSync(await download.path(), 'utf8')).toBe(report);
+    await page.locator('#status', { hasText: 'Downloaded report.txt.' }).waitFor();
   });
 
   it('resumes from the last seq after a dropped connection and after a pause, without gaps or duplicates', async () => {
@@ -226,6 +280,13 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
       for (const hash of [`#/sessions/${sessionId}`, `#/groups/${groupId}`]) {
         await page.evaluate(`location.hash = ${JSON.stringify(hash)}`);
         await page.locator(hash.includes('sessions') ? '#session' : '#group').waitFor();
+        // The chosen-file list and the timeline's download control must fit too.
+        if (hash.includes('sessions')) {
+          await page
+            .getByLabel('Attach files')
+            .setInputFiles({ name: LONG_NAME, mimeType: 'text/csv', buffer: Buffer.from('a') });
+          await page.locator('#timeline button[data-file]').first().waitFor();
+        }
         expect(await overflowsSideways(page), `${viewport.width}×${viewport.height} ${hash}`).toBe(false);
       }
     }
@@ -235,41 +296,5 @@ describe.runIf(chromium && runtime)('the web console in Chromium, with a real co
     expect(await focusedId(page)).toBe('key');
     expect(await page.evaluate('sessionStorage.getItem("berth.apiKey")')).toBeNull();
     expect(await overflowsSideways(page)).toBe(false);
-  });
-});
-
-describe('the bearer subprotocol without berth.v1', () => {
-  let srv: TestServer;
-  beforeAll(async () => {
-    srv = await startTestServer('pglite', { BERTH_RUNTIME: 'container' });
-  });
-  afterAll(async () => {
-    await srv?.close();
-  });
-
-  it('is refused before the upgrade with a problem that shows the browser snippet, and never echoes the key', async () => {
-    const group = await json<{ id: string }>(
-      await srv.api('/v1/groups', { method: 'POST', json: { name: 'g', folder: 'g' } }),
-      201,
-    );
-    const sessionId = await ensureSession(srv, group.id, 'k');
-    const ws = new WebSocket(`${srv.url.replace('http', 'ws')}/v1/sessions/${sessionId}/stream`, [
-      `bearer.${srv.token}`,
-    ]);
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      ws.on('unexpected-response', (_req, res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      ws.on('open', () => reject(new Error('upgraded')));
-    });
-    expect(answer.status).toBe(400);
-    const problem = JSON.parse(answer.body) as { code: string; detail: string };
-    expect(problem.code).toBe('BAD_REQUEST');
-    expect(problem.detail).toContain("new WebSocket(url, ['berth.v1', 'bearer.' + key])");
-    expect(answer.body).not.toContain(srv.token);
   });
 });

@@ -50,3 +50,15 @@ export async function focusRingShown(page: Page): Promise<boolean> {
     '(() => { const s = getComputedStyle(document.activeElement); return s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0; })()',
   );
 }
+
+/** What a browser WebSocket with these subprotocols does: `open <selected protocol>` or `error`. */
+export function browserSocket(page: Page, sessionId: string, protocols: string[]): Promise<string> {
+  return page.evaluate(`new Promise((resolve) => {
+    const ws = new WebSocket(location.origin.replace('http', 'ws') + '/v1/sessions/${sessionId}/stream', ${JSON.stringify(protocols)});
+    ws.onopen = () => { resolve('open ' + ws.protocol); ws.close(); };
+    ws.onerror = () => resolve('error');
+  })`);
+}
+
+export const rowSeqs = (page: Page): Promise<number[]> =>
+  page.$$eval('#timeline li[data-seq]', (rows) => rows.map((row) => Number(row.getAttribute('data-seq'))));
