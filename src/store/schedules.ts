@@ -150,24 +150,28 @@ export async function fireTick(
   const { schedule, planned, firing, next } = input;
   try {
     return await db.transaction(async (tx) => {
-      const { message } = await enqueueMessage(tx, {
-        sessionId: schedule.sessionId,
-        body: schedule.text,
-        idempotencyKey: firingKey(schedule.id, firing),
-      });
+      // The claim goes first: its row lock makes a concurrent firing of the same tick wait, then
+      // find the tick moved on, so the message below is enqueued by the winner alone.
+      const messageId = newId('msg');
       const [claimed] = await tx
         .update(schedules)
         .set({
           nextRunAt: next,
           status: next ? 'active' : 'completed',
           lastRunAt: firing,
-          lastMessageId: message.id,
+          lastMessageId: messageId,
           runCount: sql`${schedules.runCount} + 1`,
           updatedAt: new Date(),
         })
         .where(claimable(schedule.id, planned))
         .returning();
       if (!claimed) throw new Lost();
+      const { message } = await enqueueMessage(tx, {
+        id: messageId,
+        sessionId: schedule.sessionId,
+        body: schedule.text,
+        idempotencyKey: firingKey(schedule.id, firing),
+      });
       return { message, schedule: claimed };
     });
   } catch (err) {

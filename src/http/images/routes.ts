@@ -31,7 +31,7 @@ export function imageRoutes(ctx: AppContext) {
       const { cursor, limit } = request.query;
       await getGroup(ctx.store.db, groupId);
       const rows = await listImageBuilds(ctx.store.db, groupId, { before: cursor, limit: limit + 1 });
-      return page(rows, limit, presentImageBuild);
+      return page(rows, limit, (b) => presentImageBuild(b));
     });
 
     route(app, 'getImageBuild', async (request) => {
