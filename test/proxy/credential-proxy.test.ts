@@ -583,7 +583,15 @@ await fake.close();
     try {
       const { stdout } = await promisify(execFile)(
         path.resolve('node_modules/.bin/deno'),
-        ['run', '--allow-net=127.0.0.1', '--allow-read', '--allow-sys', '--allow-env', script],
+        [
+          'run',
+          '--node-modules-dir=manual',
+          '--allow-net=127.0.0.1',
+          '--allow-read',
+          '--allow-sys',
+          '--allow-env',
+          script,
+        ],
         { cwd: dir, timeout: 60_000 },
       );
       expect(JSON.parse(stdout.trim().split('\n').pop()!)).toMatchObject({
