@@ -1,4 +1,3 @@
-import type { Writable } from 'node:stream';
 import type { EventLog, NewEvent } from '../events/event-log.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -16,6 +15,7 @@ import { deliveredTo, takePending } from '../store/messages.ts';
 import type { ExitReason } from '../store/sessions.ts';
 import { frameEvent } from './frame-events.ts';
 import type { CollectFiles } from './reply-files.ts';
+import { drained } from './stdin.ts';
 
 /** Messages taken from the queue per pass. */
 const DELIVERY_BATCH = 100;
@@ -293,18 +293,4 @@ export class LiveRun {
     clearTimeout(this.#idleTimer);
     this.#clearTurn();
   }
-}
-
-/** Resolves when a full stdin has room again, or is gone (the container exited). */
-function drained(stdin: Writable): Promise<void> {
-  if (stdin.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      stdin.off('drain', done);
-      stdin.off('close', done);
-      resolve();
-    };
-    stdin.once('drain', done);
-    stdin.once('close', done);
-  });
 }
