@@ -56,9 +56,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses to listen on every interface', () => {
+    for (const host of ['0.0.0.0', '::', '[::]', '::ffff:0.0.0.0'])
+      expect(() => loadConfig({ BERTH_HOST: host }), host).toThrow(/BERTH_HOST must name one interface/);
+    for (const host of ['0', '0x0', 'example.com'])
+      expect(() => loadConfig({ BERTH_HOST: host }), host).toThrow(
+        /BERTH_HOST must be an IP address or localhost/,
+      );
+    expect(loadConfig({ BERTH_HOST: '::1' }).host).toBe('::1');
+  });
+
   it('reads the public variables', () => {
     const config = loadConfig({
-      BERTH_HOST: '0.0.0.0',
+      BERTH_HOST: '10.1.2.3',
       BERTH_PORT: '8080',
       BERTH_DATA_DIR: '/srv/berth',
       DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/berth',
@@ -71,7 +81,7 @@ describe('loadConfig', () => {
       HOME: '/home/someone',
     });
     expect(config).toMatchObject({
-      host: '0.0.0.0',
+      host: '10.1.2.3',
       port: 8080,
       dataDir: '/srv/berth',
       databaseUrl: 'postgresql://u:p@127.0.0.1:5432/berth',

@@ -6,6 +6,7 @@ import {
   type Field,
   flag,
   int,
+  listenHost,
   loopbackAddress,
   MINUTE,
   oneOf,
@@ -17,7 +18,13 @@ import { parsePrices } from './prices.ts';
 
 /** Settings of the service itself: HTTP, database, credentials, proxies, network policy. */
 export const serviceFields = [
-  { key: 'host', env: 'BERTH_HOST', parse: str('127.0.0.1'), doc: 'Address the HTTP API listens on.' },
+  {
+    key: 'host',
+    env: 'BERTH_HOST',
+    parse: listenHost,
+    doc: 'Address the HTTP API listens on: one interface; wildcards (0.0.0.0, ::) are refused.',
+    shown: '`127.0.0.1`',
+  },
   { key: 'port', env: 'BERTH_PORT', parse: int(3000, 0, 65535), doc: 'HTTP port (0 picks a free one).' },
   {
     key: 'httpRequestTimeoutMs',

@@ -1,4 +1,4 @@
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 
@@ -134,3 +134,34 @@ export function redact(value: string): string {
 }
 
 export const MINUTE = 60_000;
+
+/** A host without the brackets of an IPv6 literal. */
+export function bare(host: string): string {
+  return host.trim().replace(/^\[(.*)\]$/, '$1');
+}
+
+/** True for addresses that listen on every interface: '', 0.0.0.0, ::, ::ffff:0.0.0.0. */
+export function isWildcardHost(host: string): boolean {
+  const h = bare(host);
+  if (h === '') return true;
+  const family = isIP(h);
+  if (family === 4) return h.split('.').every((part) => Number(part) === 0);
+  if (family === 6 && !h.includes('%')) {
+    const normal = new URL(`http://[${h}]/`).hostname;
+    return normal === '[::]' || normal === '[::ffff:0:0]';
+  }
+  return false;
+}
+
+/** A listen address: anything but a wildcard, which would expose berth on every interface. */
+export function listenHost(raw: string | undefined, _env: Env, name = ''): string {
+  const host = raw === undefined || raw === '' ? '127.0.0.1' : raw;
+  // A name is resolved at listen time, and some resolve to the wildcard ("0" is 0.0.0.0).
+  if (host !== 'localhost' && isIP(bare(host)) === 0)
+    throw new ConfigError(`${name} must be an IP address or localhost, got "${host}"`);
+  if (isWildcardHost(host))
+    throw new ConfigError(
+      `${name} must name one interface (127.0.0.1, ::1, or one address of this machine), not the wildcard "${host}"`,
+    );
+  return host;
+}

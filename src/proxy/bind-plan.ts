@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import process from 'node:process';
+import { bare, isWildcardHost } from '../config/parse.ts';
 import type { RuntimeName } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { type LinuxAddresses, readLinuxAddresses } from './linux-addresses.ts';
@@ -38,23 +39,6 @@ export class ProxyBindError extends AppError {
 
 const LOOPBACK = '127.0.0.1';
 const WSL_INTEROP_FILES = ['/proc/sys/fs/binfmt_misc/WSLInterop', '/proc/sys/fs/binfmt_misc/WSLInterop-late'];
-
-function bare(host: string): string {
-  return host.trim().replace(/^\[(.*)\]$/, '$1');
-}
-
-/** True for addresses that listen on every interface: '', 0.0.0.0, ::, ::ffff:0.0.0.0. */
-export function isWildcardHost(host: string): boolean {
-  const h = bare(host);
-  if (h === '') return true;
-  const family = isIP(h);
-  if (family === 4) return h.split('.').every((part) => Number(part) === 0);
-  if (family === 6 && !h.includes('%')) {
-    const normal = new URL(`http://[${h}]/`).hostname;
-    return normal === '[::]' || normal === '[::ffff:0:0]';
-  }
-  return false;
-}
 
 export function isLoopbackHost(host: string): boolean {
   const h = bare(host).toLowerCase();

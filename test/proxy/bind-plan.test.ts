@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { describe, expect, it } from 'vitest';
+import { isWildcardHost } from '../../src/config/parse.ts';
 import {
   detectHostFacts,
   type HostFacts,
   isLoopbackHost,
-  isWildcardHost,
   planProxyBind,
   proxyBaseUrl,
 } from '../../src/proxy/bind-plan.ts';
