@@ -2,7 +2,7 @@ import type { Command } from './command.ts';
 
 export const GLOBAL_OPTIONS = [
   '--url URL      the berth server (env BERTH_URL; default http://127.0.0.1:3000)',
-  '--token TOKEN  API key (env BERTH_TOKEN; for a server on this machine, default ./data/api-token)',
+  '--token TOKEN  API key; prefer env BERTH_TOKEN, since a flag shows in the process list (for a server on this machine, default ./data/api-token)',
   '--json         machine-readable output (JSON; `logs` prints one event per line)',
   '-h, --help     help for berth or for a command',
 ];

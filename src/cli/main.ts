@@ -8,7 +8,7 @@ import { groupCommands } from './commands/groups.ts';
 import { logCommands } from './commands/logs.ts';
 import { sendCommands } from './commands/send.ts';
 import { sessionCommands } from './commands/sessions.ts';
-import { loadCliConfig } from './config.ts';
+import { isLoopback, loadCliConfig } from './config.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { commandHelp, mainHelp } from './help.ts';
 import { note, print } from './output.ts';
@@ -90,6 +90,8 @@ async function run(argv: string[]): Promise<number> {
     ...(typeof values.url === 'string' ? { url: values.url } : {}),
     ...(typeof values.token === 'string' ? { token: values.token } : {}),
   });
+  if (config.token && config.url.startsWith('http:') && !isLoopback(config.url))
+    note(`warning: the API key goes to ${new URL(config.url).host} unencrypted over http; use https`);
   return command.run({ config, api: apiClient(config), json: values.json === true, values, args: rest });
 }
 

@@ -64,6 +64,15 @@ describe('berth CLI exit codes and messages', () => {
     }
   });
 
+  it('warns when the API key would cross the network over plain http', async () => {
+    // An empty message is refused before any request, so nothing is sent to the unresolvable host.
+    const remote = await berth({ url: 'http://berth.invalid:3000', token: 'x' }, 'send', MISSING_SESSION, '');
+    expect(remote.code).toBe(2);
+    expect(remote.stderr).toContain('warning: the API key goes to berth.invalid:3000 unencrypted over http');
+    const local = await berth({ url: server.url, token: 'x' }, 'send', MISSING_SESSION, '');
+    expect(local.stderr).not.toContain('unencrypted');
+  });
+
   it('answers 2 for usage errors without contacting the server', async () => {
     const cases: [string[], RegExp][] = [
       [[], /no command given/],
