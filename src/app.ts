@@ -118,7 +118,9 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   );
 
   await app.register(healthRoutes(ctx));
-  await app.register(groupRoutes(ctx, (trust, config) => validateGroupContainerConfig(ctx, trust, config)));
+  await app.register(
+    groupRoutes(ctx, (trust, config) => validateGroupContainerConfig(ctx, trust, config), opts.metrics),
+  );
   await app.register(sessionRoutes(ctx));
   await app.register(messageRoutes(ctx, opts.metrics));
   await app.register(eventRoutes(ctx));

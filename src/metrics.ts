@@ -2,7 +2,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 export type WakeResult = 'started' | 'failed';
 export type MessageStatus = 'accepted' | 'delivered' | 'done' | 'failed';
-export type TokenKind = 'input' | 'output' | 'cache_creation' | 'cache_read';
+const TOKEN_KINDS = ['input', 'output', 'cache_creation', 'cache_read'] as const;
+export type TokenKind = (typeof TOKEN_KINDS)[number];
 
 /**
  * What every layer records into; each call is a counter increment or one observation (no I/O, no
@@ -18,6 +19,8 @@ export interface Metrics {
   logLineShed(): void;
   proxyTraffic(groupId: string, requests: number, bytesIn: number, bytesOut: number): void;
   modelTokens(groupId: string, kind: TokenKind, count: number): void;
+  /** Drops a deleted group's series, so series do not pile up with every group ever made. */
+  groupDeleted(groupId: string): void;
   imageBuild(result: string): void;
   databaseError(where: string): void;
   runtimeError(where: string): void;
@@ -31,6 +34,7 @@ export const noMetrics: Metrics = {
   logLineShed: () => {},
   proxyTraffic: () => {},
   modelTokens: () => {},
+  groupDeleted: () => {},
   imageBuild: () => {},
   databaseError: () => {},
   runtimeError: () => {},
@@ -218,6 +222,11 @@ export class PromMetrics implements Metrics {
   }
   modelTokens(group: string, kind: TokenKind, count: number): void {
     if (count > 0) this.#tokens.inc({ group, kind }, count);
+  }
+  groupDeleted(group: string): void {
+    this.#proxyRequests.remove({ group });
+    for (const direction of ['in', 'out']) this.#proxyBytes.remove({ group, direction });
+    for (const kind of TOKEN_KINDS) this.#tokens.remove({ group, kind });
   }
   imageBuild(result: string): void {
     this.#builds.inc({ result });

@@ -157,6 +157,11 @@ describe.runIf(runtime)('GET /metrics while a session runs', () => {
     expect(value(after, 'berth_sessions', { status: 'running' })).toBe(0);
     expect(value(after, 'berth_sessions', { status: 'idle' })).toBeGreaterThanOrEqual(1);
     expect(value(after, 'berth_runtime_errors_total')).toBe(0);
+
+    // A deleted group's series go with it.
+    expect((await server.api(`/v1/groups/${groupId}`, { method: 'DELETE' })).status).toBe(204);
+    const gone = await scrape();
+    expect(gone).not.toContain(`group="${groupId}"`);
   }, 120_000);
 });
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Metrics } from '../../metrics.ts';
 import { createGroup, deleteGroup, getGroup, listGroups, updateGroup } from '../../store/groups.ts';
 import type { ContainerConfig, GroupRow } from '../../store/schema.ts';
 import { sessionIdsOfGroup } from '../../store/sessions.ts';
@@ -10,6 +11,7 @@ import { groupScope } from '../scope.ts';
 export function groupRoutes(
   ctx: AppContext,
   validateConfig: (trust: GroupRow['trust'], c: ContainerConfig) => Promise<void>,
+  metrics: Pick<Metrics, 'groupDeleted'>,
 ) {
   return async (app: FastifyInstance) => {
     const { db } = ctx.store;
@@ -45,6 +47,7 @@ export function groupRoutes(
       await getGroup(db, groupId);
       await Promise.all((await sessionIdsOfGroup(db, groupId)).map((id) => ctx.runner.stop(id)));
       await deleteGroup(db, groupId);
+      metrics.groupDeleted(groupId);
       reply.code(204);
     });
   };
