@@ -237,7 +237,8 @@ describe.each(runtimesUnderTest())('claude agent on %s', (runtime) => {
       if (!req.tools?.length) return 'ok';
       if (lastUserText(req).includes('next')) return 'next answered';
       if (lastToolResults(req).length > 0) return 'finished';
-      return { tools: [{ name: 'Bash', input: { command: 'sleep 120' } }] };
+      // Claude Code refuses a standalone `sleep N` at once; a reader of an endless file runs until stopped.
+      return { tools: [{ name: 'Bash', input: { command: 'tail -f /dev/null' } }] };
     });
     const msg = await post(server, s.sessionId, 'run something long');
     await collectEvents(server, s.sessionId, (e) => e.some((x) => x.kind === 'tool' && x.stream === 'start'));
@@ -249,6 +250,11 @@ describe.each(runtimesUnderTest())('claude agent on %s', (runtime) => {
     const events = await collectEvents(server, s.sessionId, (e) =>
       e.some((x) => x.kind === 'usage' && x.data.inReplyTo === msg.id),
     );
+    const tool = events.filter((x) => x.kind === 'tool');
+    expect(tool.map((x) => [x.stream, x.data.isError ?? false])).toEqual([
+      ['start', false],
+      ['end', true],
+    ]);
     expect(events.find((x) => x.kind === 'usage')!.data.interrupted).toBe(true);
     const { reply, events: later } = await turn(server, s.sessionId, 'next please');
     expect(reply).toBe('next answered');
