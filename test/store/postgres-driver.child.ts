@@ -71,6 +71,12 @@ async function underLoad(): Promise<void> {
     recovered = failed > 0 && bad === 0 ? recovered + 1 : 0;
     await sleep(bad > 0 ? 50 : 5);
   }
+  // LISTEN comes back on its own connection, which may reconnect after the pool did: bounded wait.
+  const listenDeadline = Date.now() + 10_000;
+  while (notified === notifiedBefore && Date.now() < listenDeadline) {
+    await sql`select pg_notify('driver_test', 'x')`;
+    await sleep(100);
+  }
   say(`failed ${failed} recovered ${recovered} notified-after ${notified - notifiedBefore}`);
   await sql.end({ timeout: 1 });
 }
