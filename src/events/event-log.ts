@@ -4,34 +4,11 @@ import type { Store } from '../store/db.ts';
 import { type EventKind, listEvents, type NewEvent, type Settle, storeBatch } from '../store/events.ts';
 import { retryWhileUnavailable } from '../store/retry.ts';
 import type { EventRow } from '../store/schema.ts';
+import type { Listener, Pending, SessionState } from './session-state.ts';
 import { type PageQuery, SharedReads } from './shared-reads.ts';
 import { waitForEvents } from './wait.ts';
 
-export type { EventKind, EventRow, NewEvent, Settle };
-export type Listener = (events: EventRow[]) => void;
-
-/** An event to store, or a message to settle once everything queued before it is stored. */
-type Pending =
-  | { event: NewEvent; settle?: undefined; resolve: (row: EventRow | undefined) => void }
-  | { event?: undefined; settle: Settle; resolve: (row: undefined) => void };
-
-interface SessionState {
-  queue: Pending[];
-  /** The flush under way, if any; it runs until the queue is empty. */
-  flushing: Promise<void> | undefined;
-  /** Resolves once the last item queued so far is stored (or given up on). */
-  tail: Promise<unknown>;
-  droppedLogs: number;
-  /** performance.now() when the batch being stored was started. */
-  batchStarted: number;
-  /** Producers paused until the queue drains (see room()). */
-  roomWaiters: Array<() => void>;
-  catchingUp: boolean;
-  /** Highest seq handed to live listeners; dispatch is gap-free and in order. */
-  dispatched: number | undefined;
-  chain: Promise<void>;
-  listeners: Set<Listener>;
-}
+export type { EventKind, EventRow, Listener, NewEvent, Settle };
 
 const CHANNEL = 'berth_events';
 const MAX_BATCH = 2000;
