@@ -14,10 +14,10 @@ import {
   systemText,
   toolNames,
 } from '../support/agent-script.ts';
-import { type FakeModel, startFakeModel } from '../support/fake-model.ts';
-import { ensureAgentImage } from '../support/image.ts';
+import { startClaudeServer } from '../support/claude-server.ts';
+import type { FakeModel } from '../support/fake-model.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 import { type ApiEvent, collectEvents, json, lifecycle, post, replies } from '../support/sessions.ts';
 
 /** berth's default BERTH_CONTAINER_UID: agents never run as a host account. */
@@ -63,17 +63,7 @@ describe.each(runtimesUnderTest())('claude agent on %s', (runtime) => {
   let model: FakeModel;
 
   beforeAll(async () => {
-    const image = await ensureAgentImage(runtime);
-    model = await startFakeModel({ expectedKey: REAL_KEY, chunkDelayMs: 1 });
-    server = await startTestServer('pglite', {
-      BERTH_RUNTIME: runtime,
-      BERTH_IMAGE: image,
-      BERTH_AGENT: 'claude',
-      BERTH_AGENT_MAX_RETRIES: '0',
-      BERTH_STOP_GRACE_MS: '1000',
-      BERTH_PROXY_UPSTREAM: model.url,
-      ANTHROPIC_API_KEY: REAL_KEY,
-    });
+    ({ server, model } = await startClaudeServer(runtime, REAL_KEY));
   });
 
   afterAll(async () => {

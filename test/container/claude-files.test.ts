@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asRequest, conversationText, lastToolResults } from '../support/agent-script.ts';
-import { type FakeModel, startFakeModel } from '../support/fake-model.ts';
-import { ensureAgentImage } from '../support/image.ts';
+import { startClaudeServer } from '../support/claude-server.ts';
+import type { FakeModel } from '../support/fake-model.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 import { type ApiEvent, collectEvents, json, newSession, replies } from '../support/sessions.ts';
 
 const REAL_KEY = 'sk-ant-real-key-for-the-claude-files-test';
@@ -14,17 +14,7 @@ describe.each(runtimesUnderTest())('the claude agent with files on %s', (runtime
   let model: FakeModel;
 
   beforeAll(async () => {
-    const image = await ensureAgentImage(runtime);
-    model = await startFakeModel({ expectedKey: REAL_KEY, chunkDelayMs: 1 });
-    server = await startTestServer('pglite', {
-      BERTH_RUNTIME: runtime,
-      BERTH_IMAGE: image,
-      BERTH_AGENT: 'claude',
-      BERTH_AGENT_MAX_RETRIES: '0',
-      BERTH_STOP_GRACE_MS: '1000',
-      BERTH_PROXY_UPSTREAM: model.url,
-      ANTHROPIC_API_KEY: REAL_KEY,
-    });
+    ({ server, model } = await startClaudeServer(runtime, REAL_KEY));
   });
 
   afterAll(async () => {
