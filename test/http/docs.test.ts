@@ -1,22 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { specPath } from '../../src/http/spec.ts';
-import { needs } from '../support/needs.ts';
+import { hasChromium, launchChromium } from '../support/browser.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const haveChromium = needs('chromium', existsSync(CHROMIUM), 'apt-get install chromium');
+const haveChromium = hasChromium();
 
 describe('GET /docs', () => {
   let server: TestServer;
@@ -65,7 +53,7 @@ describe('GET /docs', () => {
   it.runIf(haveChromium)(
     'renders every operation in Chromium, with no CSP or script error and no request leaving berth; Try it out reaches this berth',
     async () => {
-      const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const problems: string[] = [];
