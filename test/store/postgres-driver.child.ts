@@ -48,11 +48,12 @@ async function underLoad(): Promise<void> {
     notified++;
   });
   say('ready');
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 40_000;
   let failed = 0;
   let recovered = 0;
   let notifiedBefore = 0;
-  // Bounded: at most 20 s; stops once 20 rounds in a row succeeded after the restart.
+  let lastBad = '';
+  // Bounded: at most 40 s (a restart on a loaded machine can take a while); stops once 20 rounds in a row succeeded after it.
   while (Date.now() < deadline && recovered < 20) {
     const round = await Promise.allSettled([
       sql`select 1`,
@@ -67,6 +68,12 @@ async function underLoad(): Promise<void> {
       reserved = await sql.reserve().catch(() => reserved);
     }
     failed += bad;
+    if (bad > 0)
+      lastBad = round
+        .map((r) =>
+          r.status === 'rejected' ? String((r.reason as { code?: string }).code ?? r.reason) : 'ok',
+        )
+        .join(',');
     if (failed === 0) notifiedBefore = notified;
     recovered = failed > 0 && bad === 0 ? recovered + 1 : 0;
     await sleep(bad > 0 ? 50 : 5);
@@ -77,7 +84,9 @@ async function underLoad(): Promise<void> {
     await sql`select pg_notify('driver_test', 'x')`;
     await sleep(100);
   }
-  say(`failed ${failed} recovered ${recovered} notified-after ${notified - notifiedBefore}`);
+  say(
+    `failed ${failed} recovered ${recovered} notified-after ${notified - notifiedBefore} last-failed-round ${lastBad}`,
+  );
   await sql.end({ timeout: 1 });
 }
 

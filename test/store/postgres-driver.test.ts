@@ -20,7 +20,7 @@ function runChild(
     });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 45_000);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 70_000);
     proc.stdout.on('data', (c: Buffer) => {
       const before = out;
       out += c.toString();
@@ -66,5 +66,5 @@ describe.runIf(dbKinds().includes('postgres'))('postgres.js survives its server 
     expect(res.out).not.toMatch(/unhandled (?!ECONNREFUSED|ECONNRESET|CONNECT_TIMEOUT|CONNECTION_)/);
     expect(res.out).toMatch(/failed [1-9]\d* recovered 20 notified-after [1-9]/);
     expect(res.code).toBe(0);
-  });
+  }, 90_000);
 });
