@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureAgentImage } from '../support/image.ts';
+import { startEchoServer } from '../support/agent-server.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 import { type ApiEvent, collectEvents, json, newSession, post, replies } from '../support/sessions.ts';
 import { berth, berthJson, spawnBerth, type Target, watch } from './run-cli.ts';
 
@@ -15,12 +15,7 @@ describe.runIf(runtime)(`berth CLI against a real server and container (${runtim
   let target: Target;
 
   beforeAll(async () => {
-    const image = await ensureAgentImage(runtime!);
-    server = await startTestServer('pglite', {
-      BERTH_RUNTIME: runtime,
-      BERTH_IMAGE: image,
-      BERTH_AGENT: 'echo',
-    });
+    server = await startEchoServer(runtime!);
     target = { url: server.url, token: server.token };
   });
 

@@ -1,8 +1,8 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureAgentImage } from '../support/image.ts';
+import { startEchoServer } from '../support/agent-server.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 import { type ApiEvent, json, newSession, post } from '../support/sessions.ts';
 import { berth, spawnBerth, watch } from './run-cli.ts';
 
@@ -42,12 +42,7 @@ describe.runIf(runtime)(`berth logs -f across a dropped connection (${runtime})`
   let server: TestServer;
 
   beforeAll(async () => {
-    const image = await ensureAgentImage(runtime!);
-    server = await startTestServer('pglite', {
-      BERTH_RUNTIME: runtime,
-      BERTH_IMAGE: image,
-      BERTH_AGENT: 'echo',
-    });
+    server = await startEchoServer(runtime!);
   });
 
   afterAll(async () => {

@@ -14,7 +14,7 @@ import {
   systemText,
   toolNames,
 } from '../support/agent-script.ts';
-import { startClaudeServer } from '../support/claude-server.ts';
+import { startClaudeServer } from '../support/agent-server.ts';
 import type { FakeModel } from '../support/fake-model.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import type { TestServer } from '../support/server.ts';

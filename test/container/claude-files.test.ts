@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asRequest, conversationText, lastToolResults } from '../support/agent-script.ts';
-import { startClaudeServer } from '../support/claude-server.ts';
+import { startClaudeServer } from '../support/agent-server.ts';
 import type { FakeModel } from '../support/fake-model.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
 import type { TestServer } from '../support/server.ts';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { ensureAgentImage } from '../support/image.ts';
+import { startEchoServer } from '../support/agent-server.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 import { newSession, post } from '../support/sessions.ts';
 
 interface Frame {
@@ -19,12 +19,7 @@ describe.runIf(runtime)('live stderr from a real container over WebSocket', () =
   let server: TestServer;
 
   beforeAll(async () => {
-    const image = await ensureAgentImage(runtime!);
-    server = await startTestServer('pglite', {
-      BERTH_RUNTIME: runtime,
-      BERTH_IMAGE: image,
-      BERTH_AGENT: 'echo',
-    });
+    server = await startEchoServer(runtime!);
   });
 
   afterAll(async () => {

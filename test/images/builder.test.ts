@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createImageBuild, getImageBuild, markBuildRunning } from '../../src/store/image-builds.ts';
+import { startEchoServer } from '../support/agent-server.ts';
 import { call, expectProblem, type Group, type ImageBuild, type Page } from '../support/contract.ts';
 import { tempDir } from '../support/db.ts';
-import { ensureAgentImage } from '../support/image.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 import { startService } from '../support/service.ts';
 import { collectEvents, lifecycle, newSession, post, replies, until } from '../support/sessions.ts';
 
@@ -52,11 +52,7 @@ describe.each(runtimesUnderTest())('per-group images on %s', (runtime) => {
     });
 
   beforeAll(async () => {
-    const image = await ensureAgentImage(runtime);
-    server = await startTestServer('pglite', {
-      BERTH_RUNTIME: runtime,
-      BERTH_IMAGE: image,
-      BERTH_AGENT: 'echo',
+    server = await startEchoServer(runtime, {
       BERTH_STOP_GRACE_MS: '1000',
     });
   });

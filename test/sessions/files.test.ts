@@ -11,9 +11,9 @@ import {
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { ensureAgentImage } from '../support/image.ts';
+import { startEchoServer } from '../support/agent-server.ts';
 import { runtimesUnderTest } from '../support/runtimes.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import type { TestServer } from '../support/server.ts';
 import {
   type ApiEvent,
   ask,
@@ -40,11 +40,7 @@ describe.each(runtimesUnderTest())('attachments and outbox files with real conta
   let server: TestServer;
 
   beforeAll(async () => {
-    const image = await ensureAgentImage(runtime);
-    server = await startTestServer('pglite', {
-      BERTH_RUNTIME: runtime,
-      BERTH_IMAGE: image,
-      BERTH_AGENT: 'echo',
+    server = await startEchoServer(runtime, {
       BERTH_STOP_GRACE_MS: '1000',
     });
   });

@@ -21,3 +21,17 @@ export async function startClaudeServer(
   });
   return { server, model };
 }
+
+/** berth running the echo agent (no model) on `runtime`, with any further settings in `env`. */
+export async function startEchoServer(
+  runtime: TestRuntime,
+  env: Record<string, string> = {},
+): Promise<TestServer> {
+  const image = await ensureAgentImage(runtime);
+  return startTestServer('pglite', {
+    BERTH_RUNTIME: runtime,
+    BERTH_IMAGE: image,
+    BERTH_AGENT: 'echo',
+    ...env,
+  });
+}
